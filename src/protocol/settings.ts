@@ -17,7 +17,7 @@ export interface SettingSpec {
 export const SETTINGS = {
   'constitution.validation.nearDuplicateThreshold': {
     type: 'number',
-    default: 0.8,
+    default: 0.7,
     minimum: 0,
     maximum: 1,
     scope: 'resource',

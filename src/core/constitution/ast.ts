@@ -122,6 +122,7 @@ export function parseYaml(text: string): ParsedYaml {
     });
   }
 
+  // maps, lists and alias targets being converted: an alias to one of them would loop
   const seen = new Set<unknown>();
   const convert = (node: unknown, fallback: Span, depth: number): LNode | undefined => {
     if (node === null || node === undefined) return undefined;
@@ -160,6 +161,7 @@ export function parseYaml(text: string): ParsedYaml {
     if (isMap(node)) {
       const span = clampSpan(nodeSpan(node, fallback), text.length);
       const entries: LEntry[] = [];
+      seen.add(node);
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         const k = pair.key as YamlNode | null;
@@ -190,20 +192,24 @@ export function parseYaml(text: string): ParsedYaml {
           span: { start: keySpan.start, end: Math.max(keySpan.end, value?.span.end ?? keySpan.end) },
         });
       }
+      seen.delete(node);
       return { kind: 'map', entries, flow: Boolean(node.flow), span };
     }
     if (isSeq(node)) {
       const span = clampSpan(nodeSpan(node, fallback), text.length);
       const items: LNode[] = [];
+      seen.add(node);
       for (const item of node.items) {
         const c = convert(item, span, depth + 1);
         if (c) items.push(c);
+        else if (isAlias(item)) continue; // reported above
         else if (item === null || (isScalar(item) && item.value === null)) {
           // `- ` with nothing after it: keep a null so the shape check can point at it
           const s = clampSpan(nodeSpan(item as YamlNode | null, span), text.length);
           items.push({ kind: 'scalar', value: null, style: undefined, span: s });
         }
       }
+      seen.delete(node);
       return { kind: 'seq', items, flow: Boolean(node.flow), span };
     }
     return undefined;

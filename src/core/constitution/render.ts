@@ -62,9 +62,7 @@ function critiqueRevisionExamples(c: ConstitutionData, b: Builder): void {
         critique_request: req.critique_request,
         critique: ex.critique,
         revision_request: req.revision_request,
-      }) +
-      ' ' +
-      ex.revision;
+      }) + fillTemplate(c.templates.revision_answer, { revision: ex.revision });
     b.add('example', `example ${i + 1}${ex.principle ? ` (principle '${ex.principle}')` : ''}`, body);
   });
 }

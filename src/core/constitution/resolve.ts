@@ -31,7 +31,7 @@ export interface AnalysisOptions {
   nearDuplicateThreshold?: number;
 }
 
-export const DEFAULT_NEAR_DUPLICATE_THRESHOLD = 0.8;
+export const DEFAULT_NEAR_DUPLICATE_THRESHOLD = 0.7;
 
 /** A constitution file seen together with everything it includes. */
 export interface Resolution {
@@ -140,31 +140,37 @@ function resolveFrom(ws: ConstitutionWorkspace, rootAnalysis: FileAnalysis, opti
   const order: string[] = [];
   const via = new Map<string, IncludeEdge>();
   const rootDiags: SpanDiagnostic[] = [...rootAnalysis.diagnostics];
-  const includeProblems = new Map<Span, string[]>();
+  // problems found below the root's own includes, reported at the root's include entry
+  const deeper: { span: Span; severity: SpanDiagnostic['severity']; code: SpanDiagnostic['code']; message: string }[] = [];
+  /** Each file's includes, transitively (not the file itself). */
+  const closure = new Map<string, Set<string>>();
 
   files.set(root, rootAnalysis);
   const visiting: string[] = [];
   const visit = (fa: FileAnalysis, rootEntry: Span | undefined) => {
     visiting.push(fa.file);
+    const mine = new Set<string>();
+    closure.set(fa.file, mine);
     for (const inc of fa.model.includes) {
       const target = ws.resolvePath(fa.file, inc.path);
       const entry = fa.file === root ? inc.span : rootEntry;
       const report = (d: Omit<SpanDiagnostic, 'span'>) => {
         if (fa.file === root) rootDiags.push({ ...d, span: inc.span });
-        else if (entry) {
-          const list = includeProblems.get(entry) ?? [];
-          list.push(`${ws.display(fa.file)}: ${d.message}`);
-          includeProblems.set(entry, list);
-        }
+        else if (entry) deeper.push({ span: entry, severity: d.severity, code: d.code, message: `In ${ws.display(fa.file)}: ${d.message}` });
       };
       if (visiting.includes(target)) {
         const cycle = [...visiting.slice(visiting.indexOf(target)), target].map((f) => ws.display(f)).join(' → ');
         report({ severity: 'error', code: DiagnosticCodes.includeCycle, message: `Include cycle: ${cycle}.` });
         continue;
       }
-      if (files.has(target)) continue; // a diamond: already merged once
+      mine.add(target);
+      if (files.has(target)) {
+        for (const f of closure.get(target) ?? []) mine.add(f); // a diamond: merged once already
+        continue;
+      }
       const child = ws.file(target);
       if (!child) {
+        mine.delete(target);
         report({ severity: 'error', code: DiagnosticCodes.includeNotFound, message: `Included file not found: ${ws.display(target)}.` });
         continue;
       }
@@ -179,19 +185,13 @@ function resolveFrom(ws: ConstitutionWorkspace, rootAnalysis: FileAnalysis, opti
         });
       }
       visit(child, entry);
+      for (const f of closure.get(target) ?? []) mine.add(f);
     }
     visiting.pop();
     order.push(fa.file);
   };
   visit(rootAnalysis, undefined);
-  for (const [span, problems] of includeProblems) {
-    rootDiags.push({
-      span,
-      severity: 'error',
-      code: problems.some((p) => p.includes('cycle')) ? DiagnosticCodes.includeCycle : DiagnosticCodes.includeNotFound,
-      message: `Problems in included files: ${problems.join(' ')}`,
-    });
-  }
+  rootDiags.push(...deeper);
 
   // symbols
   const definitions = new Map<string, Definition[]>();
@@ -205,14 +205,42 @@ function resolveFrom(ws: ConstitutionWorkspace, rootAnalysis: FileAnalysis, opti
     }
     references.push(...m.references);
   }
+  // a file's `exclude` removes ids defined in the files it includes, never its own or its includers'
+  const excludedDefs = new Set<string>();
   const excluded = new Set<string>();
-  for (const f of order) for (const e of (files.get(f) as FileAnalysis).model.excludes) excluded.add(e.value);
+  for (const f of order) {
+    const below = closure.get(f) ?? new Set<string>();
+    for (const e of (files.get(f) as FileAnalysis).model.excludes) {
+      for (const d of definitions.get(e.value) ?? []) {
+        if (!below.has(d.file)) continue;
+        excludedDefs.add(defKey(d.file, d.id));
+        excluded.add(d.id);
+      }
+    }
+  }
 
   checkDuplicates(ws, root, definitions, via, rootDiags);
   checkReferences(ws, rootAnalysis, definitions, rootDiags);
-  const constitution = merge(order, files, excluded);
-  checkNearDuplicates(ws, root, files, order, excluded, options, rootDiags);
-  if (constitution.principles.length === 0 && constitution.comparisons.length === 0 && rootAnalysis.model.root?.kind === 'map') {
+  const dropped = new Map<string, number>();
+  const constitution = merge(order, files, excludedDefs, excluded, dropped);
+  for (const e of rootAnalysis.model.excludes) {
+    const n = dropped.get(e.value);
+    if (n) {
+      rootDiags.push({
+        span: e.span,
+        severity: 'information',
+        code: DiagnosticCodes.unknownReference,
+        message: `Leaving out '${e.value}' also leaves out ${n} few-shot example${n === 1 ? '' : 's'} that use${n === 1 ? 's' : ''} it.`,
+      });
+    }
+  }
+  checkExamplesNeedPrinciple(rootAnalysis, definitions, rootDiags);
+  checkNearDuplicates(ws, root, files, order, excludedDefs, options, rootDiags);
+  const anyItems = order.some((f) => {
+    const m = (files.get(f) as FileAnalysis).model;
+    return m.principles.length > 0 || m.comparisons.length > 0;
+  });
+  if (!anyItems && rootAnalysis.model.root?.kind === 'map') {
     const name = rootAnalysis.model.name;
     rootDiags.push({
       span: name?.span ?? { start: 0, end: 0 },
@@ -233,6 +261,20 @@ function resolveFrom(ws: ConstitutionWorkspace, rootAnalysis: FileAnalysis, opti
     diagnostics: toDiagnostics(rootAnalysis, rootDiags, files),
     constitution,
   };
+}
+
+const defKey = (file: string, id: string) => `${file}\u0000${id}`;
+
+/** Examples with neither a principle nor both requests: offer the principles that exist. */
+function checkExamplesNeedPrinciple(fa: FileAnalysis, definitions: Map<string, Definition[]>, out: SpanDiagnostic[]): void {
+  const ids = [...definitions.entries()].filter(([, ds]) => ds.some((d) => d.kind === 'principle')).map(([id]) => id);
+  out.forEach((d, i) => {
+    if (d.code !== DiagnosticCodes.exampleNeedsPrinciple) return;
+    const ex = fa.model.examples.critique_revision.find((e) => !e.principle && e.node.span.start <= d.span.start && d.span.end <= e.node.span.end);
+    if (!ex || ids.length === 0) return;
+    // a copy: the file's own diagnostics are cached and shared between resolutions
+    out[i] = { ...d, fixes: ids.slice(0, 8).map((id) => ({ title: `Use principle '${id}'`, edits: [insertKeyEdit(fa.text, ex.node, 'principle', id)] })) };
+  });
 }
 
 const KIND_WORD: Record<DefinitionKind, string> = { principle: 'principle', comparison: 'comparison principle', example: 'example' };
@@ -321,7 +363,7 @@ function checkReferences(ws: ConstitutionWorkspace, root: FileAnalysis, definiti
         span: ref.span,
         severity: 'error',
         code: DiagnosticCodes.wrongReferenceKind,
-        message: `'${ref.id}' is ${KIND_WORD[d.kind] === 'example' ? 'an example' : `a ${KIND_WORD[d.kind]}`}, but ${ref.holder} needs ${wanted.map((w) => `a ${KIND_WORD[w]}`).join(' or ')}.`,
+        message: `'${ref.id}' is ${d.kind === 'example' ? 'an example' : `a ${KIND_WORD[d.kind]}`}, but ${ref.holder} needs ${wanted.map((w) => (w === 'principle' ? 'a critique/revision principle' : `a ${KIND_WORD[w]}`)).join(' or ')}.`,
         related: [{ file: d.file, span: d.span, message: `'${ref.id}' is defined here` }],
       });
       continue;
@@ -376,7 +418,7 @@ function checkNearDuplicates(
   root: string,
   files: Map<string, FileAnalysis>,
   order: string[],
-  excluded: Set<string>,
+  excludedDefs: Set<string>,
   options: AnalysisOptions,
   out: SpanDiagnostic[],
 ): void {
@@ -387,11 +429,11 @@ function checkNearDuplicates(
   for (const f of order) {
     const m = (files.get(f) as FileAnalysis).model;
     for (const p of m.principles) {
-      if (!p.id || excluded.has(p.id.value) || !p.critique) continue;
+      if (!p.id || excludedDefs.has(defKey(f, p.id.value)) || !p.critique) continue;
       groups[0]?.push({ file: f, id: p.id.value, span: p.id.span, text: `${p.critique.value} ${p.revision?.value ?? ''}`, kind: 'principle' });
     }
     for (const c of m.comparisons) {
-      if (!c.id || excluded.has(c.id.value) || !c.question) continue;
+      if (!c.id || excludedDefs.has(defKey(f, c.id.value)) || !c.question) continue;
       groups[1]?.push({ file: f, id: c.id.value, span: c.id.span, text: c.question.value, kind: 'comparison' });
     }
   }
@@ -438,7 +480,13 @@ function baseData(e: ExampleModelBase, file: string, fa: FileAnalysis) {
 }
 
 /** Merges the closure into plain data: included files first, later files override options and templates. */
-function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<string>): ConstitutionData {
+function merge(
+  order: string[],
+  files: Map<string, FileAnalysis>,
+  excludedDefs: Set<string>,
+  excludedIds: Set<string>,
+  dropped: Map<string, number>,
+): ConstitutionData {
   const c = emptyConstitution();
   const opts: Options = c.options;
   for (const f of order) {
@@ -453,7 +501,7 @@ function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<
     }
     for (const t of m.templates) c.templates[t.name] = t.value;
     for (const p of m.principles) {
-      if (!p.id || !ID_PATTERN.test(p.id.value) || excluded.has(p.id.value)) continue;
+      if (!p.id || !ID_PATTERN.test(p.id.value) || excludedDefs.has(defKey(f, p.id.value))) continue;
       c.principles.push({
         id: p.id.value,
         ...(p.name ? { name: p.name.value } : {}),
@@ -467,7 +515,7 @@ function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<
       });
     }
     for (const q of m.comparisons) {
-      if (!q.id || !ID_PATTERN.test(q.id.value) || excluded.has(q.id.value)) continue;
+      if (!q.id || !ID_PATTERN.test(q.id.value) || excludedDefs.has(defKey(f, q.id.value))) continue;
       c.comparisons.push({
         id: q.id.value,
         ...(q.name ? { name: q.name.value } : {}),
@@ -479,7 +527,15 @@ function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<
         source: { file: f, line: line(q.node.span) },
       });
     }
+    // examples of a principle that is left out go with it
+    const keep = (e: ExampleModelBase) => {
+      const id = e.principle?.value;
+      if (!id || !excludedIds.has(id)) return true;
+      dropped.set(id, (dropped.get(id) ?? 0) + 1);
+      return false;
+    };
     for (const e of m.examples.critique_revision) {
+      if (!keep(e)) continue;
       const d: CritiqueRevisionExampleData = {
         ...baseData(e, f, fa),
         conversation: turnsData(e.conversation),
@@ -491,6 +547,7 @@ function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<
       c.examples.critique_revision.push(d);
     }
     for (const e of m.examples.comparison) {
+      if (!keep(e)) continue;
       const d: ComparisonExampleData = {
         ...baseData(e, f, fa),
         conversation: turnsData(e.conversation),
@@ -501,6 +558,7 @@ function merge(order: string[], files: Map<string, FileAnalysis>, excluded: Set<
       c.examples.comparison.push(d);
     }
     for (const e of m.examples.cot_comparison) {
+      if (!keep(e)) continue;
       const d: CotExampleData = {
         ...baseData(e, f, fa),
         conversation: turnsData(e.conversation),

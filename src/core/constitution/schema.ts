@@ -63,6 +63,8 @@ export interface ObjectSpec {
   /** Name shown in messages ("principle", "comparison example"). */
   title: string;
   fields: Record<string, FieldSpec>;
+  /** How messages say where a key is ("in `templates`"); default "in a <title>". */
+  where?: string;
   /** Exactly one of these keys must be present (conversation turns). */
   exactlyOne?: readonly string[];
 }
@@ -205,6 +207,7 @@ export const OPTION_DEFAULTS = {
 export const optionsSpec: ObjectSpec = {
   type: 'object',
   title: 'options',
+  where: 'in `options`',
   doc: 'Method options. Run configurations may override them per run.',
   fields: {
     revision_rounds: field({ type: 'number', integer: true, minimum: 1, maximum: 64, default: 4, doc: 'Critique → revision rounds per red-team prompt (default 4).' }),
@@ -225,6 +228,7 @@ export const optionsSpec: ObjectSpec = {
 export const examplesSpec: ObjectSpec = {
   type: 'object',
   title: 'examples',
+  where: 'in `examples`',
   doc: 'Few-shot examples, placed before every prompt of their kind.',
   fields: {
     critique_revision: field({ type: 'array', doc: 'Critique/revision transcripts.', items: critiqueRevisionExampleSpec }),
@@ -236,10 +240,11 @@ export const examplesSpec: ObjectSpec = {
 export const constitutionSpec: ObjectSpec = {
   type: 'object',
   title: 'constitution',
+  where: 'at the top level',
   doc: 'A constitution for Constitutional AI: the principles that drive critique, revision and AI feedback.',
   fields: {
     $schema: field({ type: 'string', role: 'path', doc: 'Location of the JSON Schema (for editors that read it).' }),
-    format_version: field({ type: 'number', integer: true, minimum: 1, maximum: 1, default: 1, doc: 'Version of this file format. Only 1 exists.' }),
+    format_version: field({ type: 'number', integer: true, minimum: 1, default: 1, doc: 'Version of this file format. Only 1 exists.' }),
     name: field(text('The constitution\'s name.'), true),
     version: field({ type: 'string', role: 'version', doc: 'Your version of this constitution, e.g. "1.2.0".' }),
     description: field({ type: 'string', role: 'optional-text', doc: 'What this constitution is for.' }),
@@ -254,7 +259,7 @@ export const constitutionSpec: ObjectSpec = {
       items: { type: 'string', role: 'ref', refKind: 'any', doc: 'An id defined in an included file.' },
     }),
     options: field(optionsSpec),
-    templates: field({ type: 'object', title: 'templates', doc: 'Prompt templates; each one left out keeps its built-in default (or the one an included file sets).', fields: templateFields }),
+    templates: field({ type: 'object', title: 'templates', where: 'in `templates`', doc: 'Prompt templates; each one left out keeps its built-in default (or the one an included file sets).', fields: templateFields }),
     principles: field({ type: 'array', doc: 'Critique/revision principles.', items: principleSpec }),
     comparisons: field({ type: 'array', doc: 'Comparison principles for AI feedback.', items: comparisonSpec }),
     examples: field(examplesSpec),

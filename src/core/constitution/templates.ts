@@ -56,6 +56,12 @@ export const TEMPLATES = {
     default:
       '{conversation}\n\nCritiqueRequest: {critique_request}\n\nCritique: {critique}\n\nRevisionRequest: {revision_request}\n\nRevision:',
   },
+  revision_answer: {
+    doc: 'What completes a few-shot critique/revision example after the `revision` prompt: the example\'s revision.',
+    allowed: ['revision'],
+    required: ['revision'],
+    default: ' {revision}',
+  },
   direct_revision: {
     doc: 'The revision prompt without a critique (the "direct revision" ablation, `options.direct_revision: true`).',
     allowed: ['conversation', 'revision_request'],

@@ -163,7 +163,7 @@ class Checker {
           span: e.keySpan,
           severity: 'error',
           code: DiagnosticCodes.unknownKey,
-          message: `Unknown key '${e.key}' in ${article(spec.title)}.${didYouMean(s)}${s.length ? '' : ` Known keys: ${Object.keys(spec.fields).join(', ')}.`}`,
+          message: `Unknown key '${e.key}' ${spec.where ?? `in ${article(spec.title)}`}.${didYouMean(s)}${s.length ? '' : ` Known keys: ${Object.keys(spec.fields).join(', ')}.`}`,
           fixes: s.map((c, i) => ({ title: `Change to '${c}'`, edits: [{ span: e.keySpan, newText: c }], preferred: i === 0 && s.length === 1 })),
         });
         continue;
@@ -235,7 +235,8 @@ class Checker {
     }
     const value = node.value;
     if (value === null || value.trim() === '') {
-      if (spec.role === 'optional-text') return;
+      // notes may be empty; a template may be whitespace (example_separator is "\n\n")
+      if (spec.role === 'optional-text' || (spec.role === 'template' && value !== null)) return;
       this.out.push({
         span: node.span.end > node.span.start ? node.span : { start: node.span.start, end: node.span.start },
         severity: 'error',
@@ -391,9 +392,9 @@ export function toId(text: string): string | undefined {
     .normalize('NFKD')
     .replace(/[^\w.\s-]/g, '')
     .trim()
-    .replace(/[\s]+/g, '-')
-    .replace(/^[^A-Za-z]+/, '');
-  return s && ID_PATTERN.test(s) ? s : undefined;
+    .replace(/[\s]+/g, '-');
+  const id = /^[A-Za-z]/.test(s) ? s : s ? `id-${s}` : '';
+  return id && ID_PATTERN.test(id) ? id : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,7 +593,6 @@ function buildModel(file: string, root: LNode | undefined, source: string, out: 
         severity: 'error',
         code: DiagnosticCodes.exampleNeedsPrinciple,
         message: `This example names no \`principle\`, so it needs its own ${missing}.`,
-        fixes: [{ title: 'Add `principle`', edits: [insertKeyEdit(source, item, 'principle', '""')], preferred: true }],
       });
     }
     const last = e.conversation[e.conversation.length - 1];
@@ -675,6 +675,7 @@ function checkTemplate(t: TemplateModel, source: string, out: SpanDiagnostic[]):
   const allowed = spec.allowed as readonly string[];
   const raw = source.slice(t.node.span.start, t.node.span.end);
   const pieces = scanTemplate(raw);
+  const meant = new Set<string>();
   const at = (s: Span): Span => ({ start: t.node.span.start + s.start, end: t.node.span.start + s.end });
   const quoted = t.node.style === 'QUOTE_DOUBLE' || t.node.style === 'QUOTE_SINGLE';
   for (const p of pieces) {
@@ -683,6 +684,7 @@ function checkTemplate(t: TemplateModel, source: string, out: SpanDiagnostic[]):
       const nameSpan = { start: span.start + 1, end: span.end - 1 };
       if (!isPlaceholderName(p.name)) {
         const s = suggest(p.name, allowed);
+        if (s.length === 1) meant.add(s[0] as string);
         out.push({
           span,
           severity: 'error',
@@ -711,7 +713,8 @@ function checkTemplate(t: TemplateModel, source: string, out: SpanDiagnostic[]):
     }
   }
   const present = new Set(scanTemplate(t.value).filter((p) => p.kind === 'placeholder').map((p) => (p as { name: string }).name));
-  const missing = spec.required.filter((r) => !present.has(r));
+  // a misspelt placeholder is reported once, as unknown, not also as missing
+  const missing = spec.required.filter((r) => !present.has(r) && !meant.has(r));
   if (missing.length) {
     out.push({
       span: t.keySpan,

@@ -1,0 +1,29 @@
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { log } from './log.js';
+
+export const LANGUAGE_ID = 'constitution';
+
+/**
+ * Starts the language server (dist/server.js) as a separate Node process over IPC. The server
+ * validates, completes and navigates; the client only forwards.
+ */
+export async function startLanguageClient(context: vscode.ExtensionContext): Promise<LanguageClient> {
+  const module = vscode.Uri.joinPath(context.extensionUri, 'dist', 'server.js').fsPath;
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6010'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { language: LANGUAGE_ID, scheme: 'file' },
+      { language: LANGUAGE_ID, scheme: 'untitled' },
+      { pattern: '**/*.constitution.json', scheme: 'file' },
+    ],
+    outputChannel: log,
+    synchronize: { configurationSection: 'constitution' },
+  };
+  const client = new LanguageClient('constitution', 'Constitution Language Server', serverOptions, clientOptions);
+  await client.start();
+  return client;
+}

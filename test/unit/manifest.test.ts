@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { constitutionJsonSchema } from '../../src/core/constitution/jsonSchema.js';
+import { COMMAND_TITLES, TRUSTED_ONLY_COMMANDS } from '../../src/protocol/commands.js';
+import { SETTINGS } from '../../src/protocol/settings.js';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+
+describe('extension manifest', () => {
+  it('contributes exactly the commands of the command table', () => {
+    const contributed = (pkg.contributes.commands as { command: string; title: string; category: string; enablement?: string }[]);
+    assert.deepEqual(contributed.map((c) => c.command).sort(), Object.keys(COMMAND_TITLES).sort());
+    for (const c of contributed) {
+      assert.equal(c.title, COMMAND_TITLES[c.command as keyof typeof COMMAND_TITLES], c.command);
+      assert.equal(c.category, 'Constitution');
+      assert.equal(c.enablement === 'isWorkspaceTrusted', TRUSTED_ONLY_COMMANDS.includes(c.command as never), `${c.command} trust`);
+    }
+    const table = fs.readFileSync(path.join(REPO, 'src', 'extension', 'commands.ts'), 'utf8');
+    for (const id of Object.keys(COMMAND_TITLES)) assert.ok(table.includes(`'${id}':`), `${id} has a handler`);
+  });
+
+  it('declares the settings of protocol/settings.ts, with the same types and defaults', () => {
+    const props = pkg.contributes.configuration.properties as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(props).sort(), Object.keys(SETTINGS).sort());
+    for (const [key, spec] of Object.entries(SETTINGS)) {
+      const p = props[key] as Record<string, unknown>;
+      assert.equal(p.type, spec.type, key);
+      assert.deepEqual(p.default, spec.default, key);
+      assert.equal(p.description, spec.description, key);
+      for (const k of ['minimum', 'maximum', 'enum', 'scope'] as const) {
+        if (k in spec) assert.deepEqual(p[k], (spec as Record<string, unknown>)[k], `${key}.${k}`);
+      }
+    }
+  });
+
+  it('activates only on constitutions and commands, never at start-up', () => {
+    assert.deepEqual(pkg.activationEvents, ['onLanguage:constitution']);
+    assert.ok(!JSON.stringify(pkg.activationEvents).includes('*'));
+    assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  });
+
+  it('points only at files that exist', () => {
+    const c = pkg.contributes;
+    const paths = [
+      pkg.main.replace(/^\.\//, '').replace('dist/', 'src/').replace(/extension\.js$/, 'extension/main.ts'),
+      c.languages[0].configuration,
+      c.languages[0].icon.light,
+      ...c.grammars.map((g: { path: string }) => g.path),
+      ...c.snippets.map((s: { path: string }) => s.path),
+      ...c.yamlValidation.map((v: { url: string }) => v.url),
+      ...c.jsonValidation.map((v: { url: string }) => v.url),
+    ];
+    for (const p of paths) assert.ok(fs.existsSync(path.join(REPO, p)), `${p} exists`);
+    assert.equal(pkg.bin.cai, 'dist/cli.js');
+  });
+
+  it('ships the JSON Schema generated from the format description (npm run gen:schema)', () => {
+    const shipped = JSON.parse(fs.readFileSync(path.join(REPO, 'schemas', 'constitution.schema.json'), 'utf8'));
+    assert.deepEqual(shipped, constitutionJsonSchema());
+  });
+});
