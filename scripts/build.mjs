@@ -1,7 +1,7 @@
 // One esbuild script for every process and every webview. `--production` minifies;
 // `--watch` rebuilds on change. Type checking is `tsc -b`, a separate step.
 import * as esbuild from 'esbuild';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -10,6 +10,7 @@ const watch = process.argv.includes('--watch');
 const nodeEntries = [
   { in: 'src/extension/main.ts', out: 'extension', external: ['vscode'] },
   { in: 'src/server/main.ts', out: 'server' },
+  { in: 'src/server/worker.ts', out: 'worker' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
 ];
 
@@ -23,6 +24,9 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
 };
+
+// a production build starts clean, so no development source maps reach the package
+if (production) rmSync('dist', { recursive: true, force: true });
 
 const contexts = [];
 for (const e of nodeEntries) {

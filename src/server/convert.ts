@@ -54,12 +54,19 @@ const COMPLETION_KIND: Record<CompletionKind, CompletionItemKind> = {
   keyword: CompletionItemKind.Keyword,
 };
 
-export function toLspCompletion(c: CompletionItem, ix: TextIndex): LspCompletionItem {
+/** Carried by id completions so that `completionItem/resolve` can add their documentation. */
+export interface CompletionData {
+  file: string;
+  id: string;
+}
+
+export function toLspCompletion(c: CompletionItem, ix: Pick<TextIndex, 'range'>, file: string): LspCompletionItem {
   return {
     label: c.label,
     kind: COMPLETION_KIND[c.kind],
     detail: c.detail,
     documentation: c.documentation ? { kind: 'markdown', value: c.documentation } : undefined,
+    data: c.docId ? ({ file, id: c.docId } satisfies CompletionData) : undefined,
     insertTextFormat: c.snippet ? InsertTextFormat.Snippet : InsertTextFormat.PlainText,
     textEdit: { range: ix.range(c.replace), newText: c.insertText },
     sortText: c.sortText,

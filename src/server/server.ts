@@ -1,5 +1,7 @@
 import {
   CodeActionKind,
+  type CompletionItem,
+  type CompletionList,
   DidChangeConfigurationNotification,
   FileChangeType,
   ResponseError,
@@ -15,21 +17,21 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { ConstitutionData } from '../core/constitution/data.js';
-import { complete } from '../core/constitution/features/complete.js';
+import { complete, idDocumentation } from '../core/constitution/features/complete.js';
 import { foldingRanges } from '../core/constitution/features/folding.js';
 import { formatConstitution } from '../core/constitution/features/format.js';
 import { hover } from '../core/constitution/features/hover.js';
 import { occurrenceAt, occurrencesOf, renameId, targetDefinition } from '../core/constitution/features/navigation.js';
 import { outline } from '../core/constitution/features/outline.js';
 import { semanticTokens } from '../core/constitution/features/tokens.js';
-import { previewPrompts, SAMPLE_CONVERSATION } from '../core/constitution/render.js';
-import type { FileAnalysis } from '../core/constitution/validate.js';
-import { PreviewPromptsRequest, type PreviewConversation, type PreviewPromptsResult } from '../protocol/lsp.js';
+import { PreviewPromptsRequest, type PreviewPromptsResult } from '../protocol/lsp.js';
 import { DEFAULT_SERVER_SETTINGS, type ServerSettings } from '../protocol/settings.js';
-import { DIAGNOSTIC_SOURCE, toDocumentSymbol, toLspCompletion, toLspDiagnostic, type DiagnosticData } from './convert.js';
+import type { FileAnalysis } from '../core/constitution/validate.js';
+import { DIAGNOSTIC_SOURCE, toDocumentSymbol, toLspCompletion, toLspDiagnostic, type CompletionData, type DiagnosticData } from './convert.js';
+import { DiagnosticsEngine, type DiagnosticsResult } from './diagnostics.js';
+import { previewResult } from './features/preview.js';
 import { CONSTITUTION_FILE, pathToUri, relativeInclude, uriToPath } from './files.js';
-import { ServerWorkspace } from './workspace.js';
+import { ServerWorkspace, type AnalysisView } from './workspace.js';
 
 export const SEMANTIC_TOKEN_TYPES = ['variable', 'operator'] as const;
 export const SEMANTIC_TOKEN_MODIFIERS = ['readonly'] as const;
@@ -48,6 +50,12 @@ export function startServer(connection: Connection): void {
   let canConfigure = false;
   let watchesFiles = false;
   const timers = new Map<string, NodeJS.Timeout>();
+  const engine = new DiagnosticsEngine(
+    (r) => onDiagnostics(r),
+    ws.core,
+    (f) => ws.version(f),
+    (m) => connection.console.warn(m),
+  );
 
   const isConstitution = (uri: string) => CONSTITUTION_FILE.test(uriToPath(uri)) || documents.get(uri)?.languageId === 'constitution';
 
@@ -57,10 +65,11 @@ export function startServer(connection: Connection): void {
     const roots = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri));
     if (roots.length === 0 && params.rootUri) roots.push(uriToPath(params.rootUri));
     ws.setRoots(roots);
+    engine.configure(roots, ws.options);
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
-        completionProvider: { triggerCharacters: ['{', ':', ' ', '-', '['], resolveProvider: false },
+        completionProvider: { triggerCharacters: ['{', ':', ' ', '-', '['], resolveProvider: true },
         hoverProvider: true,
         documentSymbolProvider: true,
         definitionProvider: true,
@@ -100,6 +109,7 @@ export function startServer(connection: Connection): void {
       settings = DEFAULT_SERVER_SETTINGS;
     }
     ws.options = { nearDuplicateThreshold: settings.validation.nearDuplicateThreshold };
+    engine.configure(ws.roots, ws.options);
     ws.invalidateAll();
     for (const d of documents.all()) schedule(uriToPath(d.uri), 0);
   }
@@ -108,15 +118,18 @@ export function startServer(connection: Connection): void {
     if (canConfigure) void loadSettings();
   });
 
-  // --- diagnostics -----------------------------------------------------------------------
+  // --- diagnostics (computed by the worker; published only for the version they describe) ---
 
-  function publish(file: string): void {
-    const uri = pathToUri(file);
+  function onDiagnostics(r: DiagnosticsResult): void {
+    ws.recordReads(r.file, r.files);
+    const uri = pathToUri(r.file);
     const doc = documents.get(uri);
     if (!doc || !isConstitution(uri)) return;
-    const res = ws.resolve(file);
-    const diagnostics: LspDiagnostic[] = (res?.diagnostics ?? []).map(toLspDiagnostic);
+    if (r.version !== doc.version) return; // a newer text is on its way to the worker
+    const diagnostics: LspDiagnostic[] = r.diagnostics.map(toLspDiagnostic);
     void connection.sendDiagnostics({ uri, version: doc.version, diagnostics });
+    // have an analysis ready on this thread too, before the first hover asks for one
+    if (!ws.hasResolution(r.file)) setTimeout(() => ws.lastResolution(r.file), 10);
   }
 
   function schedule(file: string, delay = DIAGNOSTICS_DELAY_MS): void {
@@ -126,7 +139,10 @@ export function startServer(connection: Connection): void {
       file,
       setTimeout(() => {
         timers.delete(file);
-        publish(file);
+        // the worker needs the text only when it validates, not on every keystroke
+        const doc = documents.get(pathToUri(file));
+        if (doc) engine.sync(file, doc.version, doc.getText());
+        engine.validate(file);
       }, delay),
     );
   }
@@ -146,6 +162,7 @@ export function startServer(connection: Connection): void {
     if (t) clearTimeout(t);
     timers.delete(file);
     ws.invalidate(file);
+    engine.sync(file, null, null);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     for (const d of ws.dependents(file)) schedule(d);
   });
@@ -156,53 +173,81 @@ export function startServer(connection: Connection): void {
       if (c.type === FileChangeType.Deleted) ws.fileDeleted(file);
       else if (c.type === FileChangeType.Created) ws.fileAdded(file);
       else ws.invalidate(file);
+      engine.invalidate(file);
       for (const d of ws.dependents(file)) schedule(d);
     }
   });
 
+  connection.onShutdown(() => engine.dispose());
+
   // --- helpers ---------------------------------------------------------------------------
 
-  /** The analysis of a document's current text (open in the editor, else read from disk). */
-  function current(uri: string): { file: string; fa: FileAnalysis; offsetAt(p: { line: number; character: number }): number } | undefined {
+  /** The analysis for a request at a position, with the offset in analysed text (undefined: not answerable now). */
+  function at(uri: string, position: { line: number; character: number }): { v: AnalysisView; offset: number } | undefined {
+    const v = ws.view(uriToPath(uri));
+    if (!v) return undefined;
+    const offset = v.toOld(v.offsetAt(position));
+    return offset === undefined ? undefined : { v, offset };
+  }
+
+  /** A fresh analysis of the whole file (for requests about the whole document). */
+  function fresh(uri: string): { file: string; fa: FileAnalysis } | undefined {
     const file = uriToPath(uri);
-    const fa = ws.fileAnalysis(file);
-    return fa ? { file, fa, offsetAt: (p) => fa.index.offsetAt(p) } : undefined;
+    const fa = ws.resolve(file)?.files.get(file);
+    return fa ? { file, fa } : undefined;
   }
 
   // --- language features -----------------------------------------------------------------
 
-  connection.onCompletion((p) => {
+  /** Above this many candidates, completion sends those matching the typed word, marked incomplete. */
+  const COMPLETION_LIMIT = 1000;
+
+  connection.onCompletion((p): CompletionList => {
     const doc = documents.get(p.textDocument.uri);
-    if (!doc) return [];
+    if (!doc) return { isIncomplete: false, items: [] };
     const file = uriToPath(p.textDocument.uri);
     const text = doc.getText();
     const offset = doc.offsetAt(p.position);
-    const items = complete(ws.core, ws.lastResolution(file), text, file, offset, { files: ws.knownFiles(), relative: relativeInclude });
+    let items = complete(ws.core, ws.lastResolution(file), text, file, offset, { files: ws.knownFiles(), relative: relativeInclude });
+    let isIncomplete = false;
+    if (items.length > COMPLETION_LIMIT) {
+      const typed = text.slice(items[0]?.replace.start ?? offset, offset).toLowerCase();
+      items = items.filter((i) => (i.filterText ?? i.label).toLowerCase().includes(typed)).slice(0, COMPLETION_LIMIT);
+      isIncomplete = true;
+    }
     const ix = { range: (s: { start: number; end: number }) => ({ start: doc.positionAt(s.start), end: doc.positionAt(s.end) }) };
-    return items.map((c) => toLspCompletion(c, ix as never));
+    // documentation is sent on resolve, so that long lists stay small
+    return { isIncomplete, items: items.map((c) => toLspCompletion(c, ix, file)) };
+  });
+
+  connection.onCompletionResolve((item: CompletionItem): CompletionItem => {
+    const data = item.data as CompletionData | undefined;
+    if (!data?.id) return item;
+    const doc = idDocumentation(ws.lastResolution(data.file), data.id);
+    return doc ? { ...item, documentation: { kind: 'markdown', value: doc } } : item;
   });
 
   connection.onHover((p) => {
-    const c = current(p.textDocument.uri);
-    if (!c) return null;
-    const res = ws.resolve(c.file);
-    if (!res) return null;
-    const h = hover(ws.core, res, c.fa, c.offsetAt(p.position));
-    return h ? { contents: { kind: 'markdown', value: h.markdown }, range: c.fa.index.range(h.span) } : null;
+    const a = at(p.textDocument.uri, p.position);
+    if (!a) return null;
+    const h = hover(ws.core, a.v.res, a.v.fa, a.offset);
+    if (!h) return null;
+    const span = a.v.toNew(h.span);
+    return { contents: { kind: 'markdown', value: h.markdown }, range: span ? { start: a.v.positionAt(span.start), end: a.v.positionAt(span.end) } : undefined };
   });
 
   connection.onDocumentSymbol((p) => {
-    const c = current(p.textDocument.uri);
+    const c = fresh(p.textDocument.uri);
     return c ? outline(c.fa).map((o) => toDocumentSymbol(o, c.fa.index)) : [];
   });
 
   connection.onFoldingRanges((p) => {
-    const c = current(p.textDocument.uri);
+    const c = fresh(p.textDocument.uri);
     return c ? foldingRanges(c.fa).map((r) => ({ startLine: r.startLine, endLine: r.endLine, kind: r.kind })) : [];
   });
 
   connection.languages.semanticTokens.on((p): SemanticTokens => {
-    const c = current(p.textDocument.uri);
+    const c = fresh(p.textDocument.uri);
     if (!c) return { data: [] };
     const data: number[] = [];
     let prevLine = 0;
@@ -219,39 +264,41 @@ export function startServer(connection: Connection): void {
     return { data };
   });
 
-  connection.onDefinition((p): Location[] | null => {
-    const c = current(p.textDocument.uri);
-    if (!c) return null;
-    const occ = occurrenceAt(c.fa, c.offsetAt(p.position));
-    if (!occ) return null;
-    if (occ.kind === 'include') {
-      const target = ws.core.resolvePath(c.file, occ.path);
-      return ws.core.file(target) ? [{ uri: pathToUri(target), range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }] : null;
-    }
-    const res = ws.resolve(c.file);
-    if (!res) return null;
-    const defs = occ.kind === 'definition' || occ.kind === 'reference' ? (res.definitions.get(occ.id) ?? []) : [];
-    const wanted = occ.kind === 'reference' ? (occ.ref.refKind === 'any' ? ['principle', 'comparison'] : [occ.ref.refKind]) : undefined;
-    return defs
-      .filter((d) => !wanted || wanted.includes(d.kind))
-      .map((d) => {
-        const fa = res.files.get(d.file);
-        return { uri: pathToUri(d.file), range: fa ? fa.index.range(d.span) : { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
-      });
-  });
-
   function locationOf(file: string, span: { start: number; end: number }): Location | undefined {
     const fa = ws.core.file(file);
     return fa ? { uri: pathToUri(file), range: fa.index.range(span) } : undefined;
   }
 
+  connection.onDefinition((p): Location[] | null => {
+    const a = at(p.textDocument.uri, p.position);
+    if (!a) return null;
+    const occ = occurrenceAt(a.v.fa, a.offset);
+    if (!occ) return null;
+    if (occ.kind === 'include') {
+      const target = ws.core.resolvePath(a.v.file, occ.path);
+      return ws.core.file(target) ? [{ uri: pathToUri(target), range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }] : null;
+    }
+    if (occ.kind !== 'definition' && occ.kind !== 'reference') return null;
+    const wanted = occ.kind === 'reference' ? (occ.ref.refKind === 'any' ? ['principle', 'comparison'] : [occ.ref.refKind]) : undefined;
+    return (a.v.res.definitions.get(occ.id) ?? [])
+      .filter((d) => !wanted || wanted.includes(d.kind))
+      .map((d) => {
+        if (d.file === a.v.file) {
+          const span = a.v.toNew(d.span);
+          return span ? { uri: pathToUri(d.file), range: { start: a.v.positionAt(span.start), end: a.v.positionAt(span.end) } } : undefined;
+        }
+        return locationOf(d.file, d.span);
+      })
+      .filter((l): l is Location => Boolean(l));
+  });
+
   connection.onReferences((p): Location[] => {
-    const c = current(p.textDocument.uri);
-    if (!c) return [];
-    const res = ws.resolve(c.file);
-    const occ = occurrenceAt(c.fa, c.offsetAt(p.position));
-    if (!res || !occ) return [];
-    const def = targetDefinition(res, occ);
+    const file = uriToPath(p.textDocument.uri);
+    const res = ws.resolve(file);
+    const fa = res?.files.get(file);
+    if (!res || !fa) return [];
+    const occ = occurrenceAt(fa, fa.index.offsetAt(p.position));
+    const def = occ && targetDefinition(res, occ);
     if (!def) return [];
     const found = occurrencesOf(ws.allResolutions(), def);
     const list = [...(p.context.includeDeclaration ? found.definitions : []), ...found.references];
@@ -259,30 +306,31 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onPrepareRename((p) => {
-    const c = current(p.textDocument.uri);
-    if (!c) return null;
-    const res = ws.resolve(c.file);
-    const occ = occurrenceAt(c.fa, c.offsetAt(p.position));
-    if (!res || !occ || (occ.kind !== 'definition' && occ.kind !== 'reference')) return null;
+    const file = uriToPath(p.textDocument.uri);
+    const res = ws.resolve(file);
+    const fa = res?.files.get(file);
+    if (!res || !fa) return null;
+    const occ = occurrenceAt(fa, fa.index.offsetAt(p.position));
+    if (!occ || (occ.kind !== 'definition' && occ.kind !== 'reference')) return null;
     if (!targetDefinition(res, occ)) throw new ResponseError(0, `'${occ.id}' is not defined, so it cannot be renamed.`);
-    return { range: c.fa.index.range(occ.span), placeholder: occ.id };
+    return { range: fa.index.range(occ.span), placeholder: occ.id };
   });
 
   connection.onRenameRequest((p): WorkspaceEdit | null => {
-    const c = current(p.textDocument.uri);
-    if (!c) return null;
-    const res = ws.resolve(c.file);
-    const occ = occurrenceAt(c.fa, c.offsetAt(p.position));
-    if (!res || !occ) return null;
-    const def = targetDefinition(res, occ);
+    const file = uriToPath(p.textDocument.uri);
+    const res = ws.resolve(file);
+    const fa = res?.files.get(file);
+    if (!res || !fa) return null;
+    const occ = occurrenceAt(fa, fa.index.offsetAt(p.position));
+    const def = occ && targetDefinition(res, occ);
     if (!def) throw new ResponseError(0, 'Only principle, comparison and example ids can be renamed.');
     const result = renameId(ws.allResolutions(), def, p.newName.trim());
     if (!result.ok) throw new ResponseError(0, result.message);
     const changes: Record<string, TextEdit[]> = {};
-    for (const [file, edits] of result.edits) {
-      const fa = ws.core.file(file);
-      if (!fa) continue;
-      changes[pathToUri(file)] = edits.map((e) => ({ range: fa.index.range(e.span), newText: e.newText }));
+    for (const [f, edits] of result.edits) {
+      const other = ws.core.file(f);
+      if (!other) continue;
+      changes[pathToUri(f)] = edits.map((e) => ({ range: other.index.range(e.span), newText: e.newText }));
     }
     return { changes };
   });
@@ -318,7 +366,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onDocumentLinks((p) => {
-    const c = current(p.textDocument.uri);
+    const c = fresh(p.textDocument.uri);
     if (!c) return [];
     return c.fa.model.includes
       .map((inc) => {
@@ -331,51 +379,10 @@ export function startServer(connection: Connection): void {
   // --- prompt preview --------------------------------------------------------------------
 
   connection.onRequest(PreviewPromptsRequest, (p): PreviewPromptsResult | null => {
-    const file = uriToPath(p.uri);
-    const res = ws.resolve(file);
-    if (!res) return null;
-    const c = res.constitution;
-    const principle = p.principle && c.principles.some((x) => x.id === p.principle) ? p.principle : c.principles[0]?.id;
-    const comparison = p.comparison && c.comparisons.some((x) => x.id === p.comparison) ? p.comparison : c.comparisons[0]?.id;
-    const conversations = conversationChoices(c);
-    const wanted = p.conversation ?? { kind: 'sample' as const };
-    const sample = sampleFor(c, wanted);
-    const conversation = sample ? wanted : ({ kind: 'sample' } as const);
-    return {
-      uri: p.uri,
-      name: c.name,
-      principles: c.principles.map((x) => ({ id: x.id, label: x.id, detail: x.name ?? x.critique.slice(0, 80) })),
-      comparisons: c.comparisons.map((x) => ({ id: x.id, label: x.id, detail: x.name ?? x.question.slice(0, 80) })),
-      conversations,
-      selected: { principle, comparison, conversation },
-      preview: previewPrompts(c, { principle, comparison }, sample ?? SAMPLE_CONVERSATION),
-      errorCount: res.diagnostics.filter((d) => d.severity === 'error').length,
-    };
+    const res = ws.resolve(uriToPath(p.uri));
+    return res ? previewResult(res, p) : null;
   });
 
   documents.listen(connection);
   connection.listen();
-}
-
-function conversationChoices(c: ConstitutionData): { label: string; value: PreviewConversation }[] {
-  const out: { label: string; value: PreviewConversation }[] = [{ label: 'Built-in sample conversation', value: { kind: 'sample' } }];
-  const label = (turns: { text: string }[]) => {
-    const t = turns[0]?.text ?? '';
-    return t.length > 60 ? `${t.slice(0, 59)}…` : t;
-  };
-  c.examples.critique_revision.forEach((e, i) => out.push({ label: `Critique/revision example ${i + 1}: ${label(e.conversation)}`, value: { kind: 'example', group: 'critique_revision', index: i } }));
-  c.examples.comparison.forEach((e, i) => out.push({ label: `Comparison example ${i + 1}: ${label(e.conversation)}`, value: { kind: 'example', group: 'comparison', index: i } }));
-  return out;
-}
-
-function sampleFor(c: ConstitutionData, conv: PreviewConversation): typeof SAMPLE_CONVERSATION | undefined {
-  if (conv.kind === 'sample') return SAMPLE_CONVERSATION;
-  if (conv.group === 'critique_revision') {
-    const e = c.examples.critique_revision[conv.index];
-    if (!e) return undefined;
-    return { turns: e.conversation, response_a: e.conversation[e.conversation.length - 1]?.text ?? '', response_b: e.revision };
-  }
-  const e = (conv.group === 'comparison' ? c.examples.comparison : c.examples.cot_comparison)[conv.index];
-  if (!e) return undefined;
-  return { turns: [...e.conversation, { role: 'assistant', text: e.response_a }], response_a: e.response_a, response_b: e.response_b };
 }

@@ -93,6 +93,14 @@ export class LspClient {
     void this.conn.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: v }, contentChanges: [{ text }] });
   }
 
+  /** Sends one incremental edit, as editors do while typing. */
+  edit(file: string, range: { start: { line: number; character: number }; end: { line: number; character: number } }, text: string): void {
+    const uri = uriOf(file);
+    const v = (this.versions.get(uri) ?? 1) + 1;
+    this.versions.set(uri, v);
+    void this.conn.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: v }, contentChanges: [{ range, text }] });
+  }
+
   /** Resolves with the next published diagnostics of `file` that satisfy `pred` (or the current ones if they already do). */
   diagnosticsFor(file: string, pred: (d: Diagnostic[]) => boolean = () => true, timeoutMs = 10000): Promise<Diagnostic[]> {
     const uri = uriOf(file);

@@ -244,7 +244,10 @@ function startServer(): Promise<{ server: Server; origin: string }> {
     else if (url.pathname === '/stub.js') send('text/javascript; charset=utf-8', STUB);
     else if (url.pathname === '/preview.js') send('text/javascript; charset=utf-8', readFileSync(BUNDLE));
     else if (url.pathname === '/preview.css') send('text/css; charset=utf-8', readFileSync(STYLE));
-    else {
+    else if (url.pathname === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+    } else {
       res.writeHead(404);
       res.end();
     }
@@ -470,6 +473,7 @@ describe('Prompt Preview webview', { timeout: 120_000 }, () => {
     // hiding the few-shot prefix changes what is shown, not what is copied
     await section('Comparison prompt').getByRole('button', { name: /^Hide few-shot/ }).click();
     await section('Comparison prompt').getByRole('button', { name: 'Copy comparison prompt' }).click();
+    await page.locator('#announcer').filter({ hasText: 'Comparison prompt copied to the clipboard' }).waitFor({ state: 'attached' });
     const copies = (await messages()).filter((m) => m.type === 'preview/copy');
     assert.deepEqual(copies, [
       { type: 'preview/copy', payload: { text: p.critique.text } },
@@ -507,9 +511,9 @@ describe('Prompt Preview webview', { timeout: 120_000 }, () => {
   it('shows a banner when the constitution has errors, and preview/error keeps the last content', async () => {
     await open();
     await send({ type: 'preview/update', payload: { ...fixture, errorCount: 3 } });
-    assert.equal(await page.getByRole('status').filter({ hasText: 'errors' }).textContent(), '3 errors in this constitution — showing what is valid');
+    assert.equal(await page.getByRole('status').filter({ hasText: 'in this constitution' }).textContent(), '3 errors in this constitution — showing what is valid');
     await send({ type: 'preview/update', payload: { ...fixture, errorCount: 1 } });
-    assert.equal(await page.getByRole('status').filter({ hasText: 'error' }).textContent(), '1 error in this constitution — showing what is valid');
+    assert.equal(await page.getByRole('status').filter({ hasText: 'in this constitution' }).textContent(), '1 error in this constitution — showing what is valid');
 
     await send({ type: 'preview/error', payload: { message: '/work/x.constitution.yaml could not be read.' } });
     assert.equal(await page.getByRole('alert').textContent(), '/work/x.constitution.yaml could not be read.');

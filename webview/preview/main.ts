@@ -116,6 +116,14 @@ interface SectionView {
 
 let sectionCount = 0;
 
+/** A polite live region, for what a screen reader would otherwise not hear (a copy). */
+const announcer = el('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', id: 'announcer' });
+function announce(text: string): void {
+  announcer.textContent = '';
+  // a fresh text node after a tick, so the same message twice is announced twice
+  setTimeout(() => (announcer.textContent = text), 50);
+}
+
 /**
  * One prompt: heading, character and token counts, a few-shot toggle, a copy button, and the
  * text in a <pre> where each segment is a span (examples muted and labelled, the prompt marked).
@@ -145,7 +153,7 @@ function promptSection(title: string, description: string): SectionView {
   let fewShotHidden = false;
   let copiedTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const examples = () => (prompt ? prompt.segments.filter((s) => s.kind === 'example').length : 0);
+  const examples = () => (prompt && Array.isArray(prompt.segments) ? prompt.segments.filter((s) => isObject(s) && s.kind === 'example').length : 0);
 
   const applyFewShot = () => {
     const count = examples();
@@ -166,6 +174,7 @@ function promptSection(title: string, description: string): SectionView {
   copy.addEventListener('click', () => {
     if (!prompt) return;
     host.copy(prompt.text);
+    announce(`${title} copied to the clipboard`);
     copy.textContent = 'Copied';
     if (copiedTimer) clearTimeout(copiedTimer);
     copiedTimer = setTimeout(() => (copy.textContent = 'Copy'), 1500);
@@ -305,7 +314,7 @@ errorBanner.hidden = true;
 warningBanner.hidden = true;
 principleGroup.hidden = true;
 comparisonGroup.hidden = true;
-app.replaceChildren(el('header', { class: 'header' }, title, toolbar), errorBanner, warningBanner, loading, principleGroup, comparisonGroup);
+app.replaceChildren(el('header', { class: 'header' }, title, toolbar), errorBanner, warningBanner, loading, principleGroup, comparisonGroup, announcer);
 
 let state: PreviewPanelState | undefined;
 let conversations: PreviewConversation[] = [];

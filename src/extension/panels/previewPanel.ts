@@ -86,6 +86,11 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
     }
   }
 
+  /** A page (re)loaded — after the panel was hidden, or the window reloaded: send it content. */
+  protected override onReady(): void {
+    void this.refresh();
+  }
+
   protected onMessage(m: PreviewPageToHost): void {
     switch (m.type) {
       case 'preview/select':

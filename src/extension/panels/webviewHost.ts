@@ -1,11 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { MessageTypes } from '../../protocol/webview.js';
 import { log } from '../log.js';
 
 function nonce(): string {
-  const bytes = new Uint8Array(18);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  return Buffer.from(bytes).toString('base64').replace(/[^A-Za-z0-9]/g, '');
+  return randomBytes(18).toString('base64url');
 }
 
 /**

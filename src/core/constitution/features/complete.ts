@@ -20,6 +20,8 @@ export interface CompletionItem {
   replace: Span;
   sortText?: string;
   filterText?: string;
+  /** An id whose documentation `idDocumentation` gives on request (kept out of long lists). */
+  docId?: string;
 }
 
 export interface CompletionOptions {
@@ -293,17 +295,27 @@ function idItems(res: Resolution | undefined, kinds: Definition['kind'][], repla
     const fa = res.files.get(d.file);
     const p = d.kind === 'principle' ? fa?.model.principles[d.index] : undefined;
     const q = d.kind === 'comparison' ? fa?.model.comparisons[d.index] : undefined;
-    const textOf = p?.critique?.value ?? q?.question?.value ?? '';
     out.push({
       label: id,
       kind: 'reference',
       detail: `${d.kind}${p?.name ? ` — ${p.name.value}` : q?.name ? ` — ${q.name.value}` : ''}`,
-      documentation: textOf ? escapeMarkdown(textOf) : undefined,
+      docId: id,
       insertText: id,
       replace,
     });
   }
   return out;
+}
+
+/** The documentation of an id completion: the principle's or comparison's text. */
+export function idDocumentation(res: Resolution | undefined, id: string): string | undefined {
+  const d = res?.definitions.get(id)?.[0];
+  if (!res || !d) return undefined;
+  const fa = res.files.get(d.file);
+  const p = d.kind === 'principle' ? fa?.model.principles[d.index] : undefined;
+  const q = d.kind === 'comparison' ? fa?.model.comparisons[d.index] : undefined;
+  const parts = [p?.critique?.value, p?.revision?.value, q?.question?.value].filter((x): x is string => Boolean(x));
+  return parts.length ? parts.map(escapeMarkdown).join('\n\n') : undefined;
 }
 
 function valueItems(
