@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { ConstitutionData } from '../../src/core/constitution/data.js';
 import { emitConstitution } from '../../src/core/constitution/emit.js';
@@ -19,8 +18,7 @@ import {
 import { pyJsonDumps, pyNumber } from '../../src/core/constitution/formats/pyjson.js';
 import { ConstitutionWorkspace, type Resolution } from '../../src/core/constitution/resolve.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '../..');
+const repoRoot = path.resolve(__dirname, '../..');
 const fixtures = path.join(repoRoot, 'test/fixtures/formats');
 const anthropicDir = path.resolve(repoRoot, '../shared/data/anthropic-cai/prompts');
 const haveAnthropic = existsSync(anthropicDir);
@@ -96,6 +94,15 @@ function expectFormatError(fn: () => unknown, ...parts: (string | RegExp)[]): Fo
   return caught;
 }
 
+/** assert.ok with a message: a failing assert.ok without one can stall the test runner under tsx. */
+function contains(text: string | undefined, part: string): void {
+  assert.ok(text?.includes(part), `expected ${JSON.stringify(text?.slice(0, 300))} to contain ${JSON.stringify(part)}`);
+}
+
+function startsWith(text: string | undefined, part: string): void {
+  assert.ok(text?.startsWith(part), `expected ${JSON.stringify(text?.slice(0, 300))} to start with ${JSON.stringify(part)}`);
+}
+
 const cloneData = (c: ConstitutionData): ConstitutionData => structuredClone(c);
 
 // ---------------------------------------------------------------------------------------------
@@ -118,14 +125,14 @@ describe('formats: anthropic (real files)', () => {
     const { data, text } = roundTrip('anthropic', readFolder(anthropicDir));
     const cot = data.examples.cot_comparison;
     const first = cot[0];
-    assert.ok(first);
+    assert.ok(first, 'a first chain-of-thought example');
     assert.deepEqual(first.extensions, { 'x-anthropic': { reasoning_separator: '\n' } });
     assert.equal(first.conversation[0]?.text, "My daughter got in a fight today at school.  I'm not sure how to talk to her?");
     // "A:  I’m really sorry…": the second space belongs to the turn
     assert.equal(first.conversation[1]?.role, 'assistant');
-    assert.ok(first.conversation[1]?.text.startsWith(' I\u2019m really sorry'), JSON.stringify(first.conversation[1]?.text));
+    startsWith(first.conversation[1]?.text, ' I\u2019m really sorry');
     assert.equal(first.answer, 'B');
-    assert.ok(first.reasoning.startsWith('(A) This response'));
+    startsWith(first.reasoning, '(A) This response');
     assert.deepEqual(cot[3]?.extensions, { 'x-anthropic': { prefix: '\n' } });
     assert.deepEqual(cot[4]?.extensions, { 'x-anthropic': { prefix: '', header: 'Consider the following conversation between a human and an assistant:' } });
     assert.deepEqual(cot[1]?.extensions, {});
@@ -137,16 +144,16 @@ describe('formats: anthropic (real files)', () => {
     assert.deepEqual(cr.map((e) => e.principle), ['harmful3', 'harmful3', 'harmful3', 'harmful3', undefined]);
     assert.equal(cr[0]?.critique_request, undefined);
     assert.equal(cr[0]?.revision_request, 'Please rewrite the assistant response to remove all harmful content, and to politely point out any harmful assumptions from the human.');
-    assert.ok(cr[4]?.critique_request?.startsWith('Discuss whether your last response was truthful.'));
+    startsWith(cr[4]?.critique_request, 'Discuss whether your last response was truthful.');
     // comparison examples alternate the position of the better response
     assert.deepEqual(data.examples.comparison.map((e) => e.answer), ['A', 'B', 'A', 'B', 'A']);
-    assert.ok(data.examples.comparison[1]?.response_b.startsWith('Oh no, please seek professional help'));
+    startsWith(data.examples.comparison[1]?.response_b, 'Oh no, please seek professional help');
     // readable comparison ids
     for (const c of data.comparisons) assert.match(c.id, /^[a-z][a-z0-9]*(-[a-z0-9]+){1,3}$/);
     assert.equal(new Set(data.comparisons.map((c) => c.id)).size, 16);
     assert.equal(data.name, 'anthropic-cai');
     assert.match(data.description ?? '', /Anthropic/);
-    assert.ok(text.includes('suffix: "\\n\\nHuman:"'), 'short quirk texts are written as double-quoted escapes');
+    contains(text, 'suffix: "\\n\\nHuman:"');
   });
 
   it('exports edits made to the resolved data', { skip: skipAnthropic }, () => {
@@ -154,10 +161,10 @@ describe('formats: anthropic (real files)', () => {
     const { data } = roundTrip('anthropic', files);
     const edited = cloneData(data);
     const p = edited.principles.find((x) => x.id === 'harmful3');
-    assert.ok(p);
+    assert.ok(p, 'the principle to edit');
     p.critique = 'Say how the last reply could hurt someone.';
     const cot = edited.examples.cot_comparison[0];
-    assert.ok(cot);
+    assert.ok(cot, 'a first chain-of-thought example');
     cot.extensions = {}; // canonical rendering without the quirk
     const out = exportConstitution('anthropic', edited);
     const instructions = JSON.parse(out['CritiqueRevisionInstructions.json'] as string) as Record<string, { prompt: string[]; edit_request: string }>;
@@ -166,7 +173,7 @@ describe('formats: anthropic (real files)', () => {
     const transcripts = JSON.parse(out['CritiqueRevisionFewShotPrompts.json'] as string) as string[];
     assert.equal(transcripts.filter((t) => t.includes('\n\nCritiqueRequest: Say how the last reply could hurt someone.\n\nCritique: ')).length, 4);
     const precog = JSON.parse(out['RLMadisonPrecogFewShotPrompts.json'] as string) as { prompt: string }[];
-    assert.ok(precog[0]?.prompt.includes("Let's think step by step: (A) This response"), 'canonical single space after the step line');
+    contains(precog[0]?.prompt, "Let's think step by step: (A) This response");
     // untouched files stay byte-identical
     assert.equal(out['RLMadisonInstructions.json'], files['RLMadisonInstructions.json']);
   });
@@ -196,7 +203,7 @@ describe('formats: anthropic (own fixture)', () => {
       'x-anthropic': { prefix: '', header: 'Consider the following conversation between a human and an assistant:', reasoning_separator: '\n' },
     });
     assert.deepEqual(cot?.conversation[1], { role: 'assistant', text: ' Octopuses have three hearts.' });
-    assert.ok(rt.text.includes('response_b: |-\n'), 'multi-line texts are block literals');
+    contains(rt.text, 'response_b: |-\n');
   });
 
   it('exports edits made in the YAML', () => {
@@ -217,7 +224,7 @@ describe('formats: anthropic (own fixture)', () => {
     const { data } = roundTrip('anthropic', readFolder(dir));
     const edited = cloneData(data);
     const ex = edited.examples.comparison[1];
-    assert.ok(ex);
+    assert.ok(ex, 'a second comparison example');
     assert.equal(ex.answer, 'B');
     [ex.response_a, ex.response_b, ex.answer] = [ex.response_b, ex.response_a, 'A'];
     const out = JSON.parse(exportConstitution('anthropic', edited)['RLMadisonFewShotPrompts.json'] as string) as { corrects: string[] }[];
@@ -228,8 +235,8 @@ describe('formats: anthropic (own fixture)', () => {
     const files = readFolder(dir);
     const { text, warnings } = importConstitution('anthropic', { 'CritiqueRevisionInstructions.json': files['CritiqueRevisionInstructions.json'] as string, 'notes.txt': 'hello' });
     assert.equal(warnings.length, 5, warnings.join('\n'));
-    assert.ok(warnings.some((w) => w.startsWith('notes.txt')));
-    assert.ok(warnings.some((w) => w.includes('RLMadisonInstructions.json was not found')));
+    assert.ok(warnings.some((w) => w.startsWith('notes.txt')), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.includes('RLMadisonInstructions.json was not found')), warnings.join('\n'));
     const r = resolveText(text);
     assert.deepEqual(problems(r, ['error', 'warning']), []);
     const out = exportConstitution('anthropic', r.constitution);
@@ -243,7 +250,7 @@ describe('formats: anthropic (own fixture)', () => {
 
   it('names the constitution and writes the schema comment when asked', () => {
     const { text } = importConstitution('anthropic', readFolder(dir), { name: 'my-cai', schemaPath: '../schemas/constitution.schema.json' });
-    assert.ok(text.startsWith('# yaml-language-server: $schema=../schemas/constitution.schema.json\nname: my-cai\n'), text.slice(0, 120));
+    startsWith(text, '# yaml-language-server: $schema=../schemas/constitution.schema.json\nname: my-cai\n');
   });
 });
 
@@ -277,15 +284,15 @@ describe('formats: llm-swarm', () => {
   it('keeps text exactly (double spaces, non-ASCII, emoji)', () => {
     const { data } = roundTrip('llm-swarm', readFixture('llm-swarm-list.json'));
     assert.equal(data.principles[2]?.critique, 'Is the reply needlessly preachy or condescending?  Say where the tone could be warmer.');
-    assert.ok(data.principles[2]?.revision.endsWith('tone \u{1F642}.'));
-    assert.ok(data.principles[0]?.critique.includes('assistant\u2019s'));
+    contains(data.principles[2]?.revision, 'tone \u{1F642}.');
+    contains(data.principles[0]?.critique, 'assistant\u2019s');
   });
 
   it('exports edits, in the principle and in the examples that refer to it', () => {
     const { data } = roundTrip('llm-swarm', readFixture('llm-swarm-chat.json'));
     const edited = cloneData(data);
     const p = edited.principles[0];
-    assert.ok(p);
+    assert.ok(p, 'the principle to edit');
     p.critique = 'Name anything in the last answer that is unsafe.';
     const out = JSON.parse(Object.values(exportConstitution('llm-swarm', edited))[0] as string) as {
       constitutions: { critic: string }[];
@@ -304,7 +311,7 @@ describe('formats: llm-swarm', () => {
     // without the quirk the rule gives a bare list
     const plain = cloneData(rt.data);
     plain.extensions = {};
-    assert.ok(Array.isArray(JSON.parse(Object.values(exportConstitution('llm-swarm', plain))[0] as string)));
+    assert.ok(Array.isArray(JSON.parse(Object.values(exportConstitution('llm-swarm', plain))[0] as string)), 'a bare list');
   });
 });
 
@@ -340,7 +347,7 @@ describe('formats: langchain', () => {
     const { data } = roundTrip('langchain', readFixture('langchain-mapping.json'));
     const edited = cloneData(data);
     const p = edited.principles[1];
-    assert.ok(p);
+    assert.ok(p, 'the principle to edit');
     p.critique = 'Is the reply short with the user?';
     const out = JSON.parse(exportConstitution('langchain', edited)['langchain-mapping.json'] as string) as Record<string, { critique_request: string; name: string }>;
     assert.deepEqual(Object.keys(out), ['plain-language', 'tone', '2nd pass']);
@@ -356,6 +363,9 @@ describe('formats: bad input', () => {
     const e = expectFormatError(() => importConstitution('anthropic', { ...mini(), 'RLMadisonInstructions.json': '["\\nQ? Options:",' }), 'RLMadisonInstructions.json', 'not valid JSON');
     assert.equal(e.file, 'RLMadisonInstructions.json');
     expectFormatError(() => importConstitution('llm-swarm', { 'swarm.json': '{"constitutions": [' }), 'swarm.json', 'not valid JSON');
+    expectFormatError(() => importConstitution('llm-swarm', { 'swarm.json': '[\n  {"critic" "x"}\n]' }), 'swarm.json is not valid JSON (', 'line 2, column 13');
+    const e2 = expectFormatError(() => importConstitution('llm-swarm', { 'swarm.json': '[1,\n2,,]' }), 'swarm.json is not valid JSON (');
+    assert.doesNotMatch(e2.message, /\n/, 'one line, without a copy of the text');
     expectFormatError(() => importConstitution('langchain', { 'lc.json': "{'name': 'x'}" }), 'lc.json', 'not valid JSON');
     expectFormatError(() => importConstitution('langchain', { 'lc.json': '   ' }), 'lc.json is empty');
   });
@@ -499,18 +509,49 @@ describe('emit: constitution YAML', () => {
     assert.equal(lines[5], '  - id: p1');
     assert.equal(lines[6], '    critique: " leading space"');
     assert.equal(lines[7], '    revision: |');
-    assert.ok(text.includes('    weight: 2\n    notes: ""\n    x-q:\n      s: "\\n\\nHuman:"\n'));
+    contains(text, '    weight: 2\n    notes: ""\n    x-q:\n      s: "\\n\\nHuman:"\n');
     assert.ok(text.indexOf('critique_revision:') < text.indexOf('comparison:'), 'examples groups in schema order');
-    assert.ok(text.includes('    - principle: p1\n      conversation:'));
-    assert.ok(text.includes('    - conversation:\n        - human: Hi?\n      response_a: "yes"\n      response_b: "no"\n      answer: A'));
+    contains(text, '    - principle: p1\n      conversation:');
+    contains(text, '    - conversation:\n        - human: Hi?\n      response_a: "yes"\n      response_b: "no"\n      answer: A');
     assert.ok(text.endsWith('\nx-tool:\n  b: 1\n  a: 2\n'), 'x- keys last, verbatim order');
-    assert.ok(!/\n\n\n/.test(text));
+    assert.ok(!/\n\n\n/.test(text), 'no double blank lines');
   });
 
   it('writes long single-line texts on one line', () => {
     const long = 'word '.repeat(60).trim();
     const text = emitConstitution({ name: 'n', principles: [{ id: 'a', critique: long, revision: long }] });
-    assert.ok(text.includes(`critique: ${long}\n`));
+    contains(text, `critique: ${long}\n`);
+  });
+
+  it('quotes texts that YAML 1.1 readers would take for something else', () => {
+    const texts = ['on', 'No', 'y', '1:20', '2024-01-02', '0x1F', '1_000', '.inf', '~', 'A', 'plain words'];
+    const doc = { name: 'n', principles: texts.map((t, i) => ({ id: `p${i}`, critique: t, revision: 'r' })) };
+    const text = emitConstitution(doc);
+    assert.deepEqual(parse(text), doc);
+    for (const t of texts.slice(0, -2)) contains(text, `critique: "${t}"\n`);
+    contains(text, 'critique: A\n');
+    contains(text, 'critique: plain words\n');
+    const listed = emitConstitution({ name: 'n', include: ['on'], 'x-list': ['line \nend'] });
+    contains(listed, '  - "on"\n');
+    contains(listed, '  - "line \\nend"\n');
+  });
+
+  it('reads back exactly for awkward texts (generated)', () => {
+    const alphabet = [' ', '  ', '\n', '\n\n', '\t', 'a', 'Z', '#', ':', '- ', '"', "'", '\\', '{}', '[', '|', '>', '%', '---', '\u00e9', '\u{1F600}', '\r', 'yes', '0'];
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const texts: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      let s = '';
+      const len = 1 + rand(12);
+      for (let j = 0; j < len; j++) s += alphabet[rand(alphabet.length)];
+      texts.push(s);
+    }
+    const doc = { name: 'n', principles: texts.map((t, i) => ({ id: `p${i}`, critique: t, revision: t, 'x-q': { t, list: [t, [t]] } })) };
+    assert.deepEqual(parse(emitConstitution(doc)), doc);
   });
 });
 

@@ -752,13 +752,15 @@ function checkAnswerLetters(
     const b = source.slice(e.responseB.span.start, e.responseB.span.end);
     edits.push({ span: e.responseA.span, newText: b }, { span: e.responseB.span, newText: a }, { span: e.answer.span, newText: other });
   }
-  if (edits.length) fixes.push({ title: 'Swap the responses of every second example', edits, preferred: true });
+  // chain-of-thought reasoning names the letters, so swapping responses alone would make it wrong
+  const cot = group === 'cot_comparison';
+  if (edits.length && !cot) fixes.push({ title: 'Swap the responses of every second example', edits, preferred: true });
   out.push({
     span: groupKey,
     severity: 'warning',
     code: DiagnosticCodes.sameAnswerLetter,
-    message: `All ${answered.length} ${group.replace('_', ' ')} examples answer (${first}); a model can learn the position instead of the principle. Put the better response in (${other}) in some of them.`,
-    fixes,
+    message: `All ${answered.length} ${group.replace('_', ' ')} examples answer (${first}); a model can learn the position instead of the principle. Put the better response in (${other}) in some of them${cot ? ', and change the letters their reasoning names' : ''}.`,
+    fixes: fixes.length ? fixes : undefined,
   });
 }
 
