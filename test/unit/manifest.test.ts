@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020';
+import { parse } from 'yaml';
 import { constitutionJsonSchema } from '../../src/core/constitution/jsonSchema.js';
 import { COMMAND_TITLES, TRUSTED_ONLY_COMMANDS } from '../../src/protocol/commands.js';
 import { SETTINGS } from '../../src/protocol/settings.js';
@@ -60,5 +62,21 @@ describe('extension manifest', () => {
   it('ships the JSON Schema generated from the format description (npm run gen:schema)', () => {
     const shipped = JSON.parse(fs.readFileSync(path.join(REPO, 'schemas', 'constitution.schema.json'), 'utf8'));
     assert.deepEqual(shipped, constitutionJsonSchema());
+  });
+
+  it('the JSON Schema accepts the examples and rejects what the validator rejects', () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const validate = ajv.compile(constitutionJsonSchema());
+    for (const f of fs.readdirSync(path.join(REPO, 'examples')).filter((n) => n.endsWith('.constitution.yaml'))) {
+      const doc = parse(fs.readFileSync(path.join(REPO, 'examples', f), 'utf8'));
+      assert.ok(validate(doc), `${f}: ${JSON.stringify(validate.errors)}`);
+    }
+    const bad = (doc: unknown) => assert.equal(validate(doc), false, JSON.stringify(doc));
+    bad({ name: 'x', principles: [{ id: 'a', critique: 'c', revison: 'r' }] });
+    bad({ name: 'x', principles: [{ id: '9a', critique: 'c', revision: 'r' }] });
+    bad({ name: 'x', principles: [{ id: 'a', critique: ' ', revision: 'r' }] });
+    bad({ name: 'x', principles: [{ id: 'a', critique: 'c', revision: 'r', weight: -1 }] });
+    bad({ name: 'x', examples: { comparison: [{ conversation: [{ human: 'h', assistant: 'a' }], response_a: 'a', response_b: 'b', answer: 'A' }] } });
+    assert.ok(validate({ name: 'x', 'x-tool': { anything: 1 }, principles: [{ id: 'a', critique: 'c', revision: 'r', 'x-note': 1 }] }));
   });
 });

@@ -220,7 +220,7 @@ function resolveFrom(ws: ConstitutionWorkspace, rootAnalysis: FileAnalysis, opti
   }
 
   checkDuplicates(ws, root, definitions, via, rootDiags);
-  checkReferences(ws, rootAnalysis, definitions, rootDiags);
+  checkReferences(rootAnalysis, definitions, rootDiags);
   const dropped = new Map<string, number>();
   const constitution = merge(order, files, excludedDefs, excluded, dropped);
   for (const e of rootAnalysis.model.excludes) {
@@ -339,7 +339,7 @@ export function uniqueId(id: string, taken: Set<string>): string {
   return `${base}-${n}`;
 }
 
-function checkReferences(ws: ConstitutionWorkspace, root: FileAnalysis, definitions: Map<string, Definition[]>, out: SpanDiagnostic[]): void {
+function checkReferences(root: FileAnalysis, definitions: Map<string, Definition[]>, out: SpanDiagnostic[]): void {
   const byKind = (kind: DefinitionKind) => [...definitions.entries()].filter(([, ds]) => ds.some((d) => d.kind === kind)).map(([id]) => id);
   for (const ref of root.model.references) {
     const defs = definitions.get(ref.id);
@@ -383,7 +383,6 @@ function checkReferences(ws: ConstitutionWorkspace, root: FileAnalysis, definiti
       fixes,
     });
   }
-  void ws;
 }
 
 /** An edit that appends a skeleton principle or comparison to the root file's list. */

@@ -30,7 +30,7 @@ import {
   type StringSpec,
 } from './schema.js';
 import { didYouMean, suggest } from './suggest.js';
-import { isPlaceholderName, PLACEHOLDERS, scanTemplate, TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
+import { isPlaceholderName, scanTemplate, TEMPLATES, TEMPLATE_NAMES, type TemplateName } from './templates.js';
 
 /** Everything known about one file on its own: its parse, its model, its local diagnostics. */
 export interface FileAnalysis {
@@ -764,4 +764,3 @@ function checkAnswerLetters(
   });
 }
 
-export { PLACEHOLDERS };

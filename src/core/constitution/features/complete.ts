@@ -89,7 +89,6 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
     allowEqual = true;
   }
   let end = lineStart - 1;
-  let first = true;
   // siblings belong to the cursor's own mapping: stop collecting once we have moved up
   let collecting = ownDashes.length === 0;
   // at the top level only siblings are left to find, so keep going to the first line
@@ -101,10 +100,7 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
     // fast skip: lines indented deeper than what we look for
     let sp = 0;
     while (sp < raw.length && raw.charCodeAt(sp) === 32) sp++;
-    if (sp > target && sp < raw.length) {
-      first = false;
-      continue;
-    }
+    if (sp > target && sp < raw.length) continue;
     const info = parseLine(raw);
     if (info.blank) continue;
     let consumed = false;
@@ -112,10 +108,9 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
       if (info.keyCol === target && !allowEqual) {
         if (collecting) siblings.add(info.key);
       } else if (info.keyCol < target || (allowEqual && info.keyCol === target && info.dashes.length === 0)) {
-        if (first && path.length === 0 && ownDashes.length === 0 && info.keyCol < target) {
-          // the line right above holds our key: are we inside its value?
-          insideScalar = info.rest !== '';
-        } else if (path.length === 0 && ownDashes.length === 0 && info.keyCol < target && info.rest !== '' && !/^[[{&*]/.test(info.rest)) {
+        // the first key above us, with a value on its own line (`key: |`, `key: some text`):
+        // we are inside that value, not in a mapping under it
+        if (path.length === 0 && ownDashes.length === 0 && info.keyCol < target && info.rest !== '' && !/^[[{&*#]/.test(info.rest)) {
           insideScalar = true;
         }
         path.unshift(info.key);
@@ -124,7 +119,6 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
         consumed = true;
         collecting = false;
       } else if (info.keyCol > target) {
-        first = false;
         continue;
       }
     }
@@ -140,7 +134,6 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
         break; // a sibling item of the same list
       }
     }
-    first = false;
   }
   return { path, siblings, insideScalar };
 }

@@ -3,7 +3,7 @@ import type { LNode } from '../ast.js';
 import type { Definition, Reference } from '../model.js';
 import type { Resolution } from '../resolve.js';
 import { constitutionSpec, ID_PATTERN, isExtensionKey, type FieldSpec, type Spec } from '../schema.js';
-import { isPlaceholderName, scanTemplate, type TemplateName } from '../templates.js';
+import { scanTemplate, type TemplateName } from '../templates.js';
 import type { FileAnalysis } from '../validate.js';
 import type { SpanEdit } from '../diagnostics.js';
 
@@ -129,8 +129,4 @@ export function renameId(resolutions: Resolution[], def: Definition, newId: stri
     edits.set(l.file, list);
   }
   return { ok: true, edits };
-}
-
-export function placeholderKnown(name: string): boolean {
-  return isPlaceholderName(name);
 }
