@@ -76,7 +76,7 @@ async function main(): Promise<void> {
 
     const uri = uriOf(file);
     // positions: keys inside principles, principle references in examples, placeholders, ids
-    const keyLines = lines.flatMap((l, i) => (/^    weight: /.test(l) ? [i] : []));
+    const keyLines = lines.flatMap((l, i) => (/^ {4}weight: /.test(l) ? [i] : []));
     const refLines = lines.flatMap((l, i) => (/^ {4}- principle: /.test(l) ? [i] : []));
     const idLines = lines.flatMap((l, i) => (/^ {2}- id: principle-/.test(l) ? [i] : []));
     let seed = 42;

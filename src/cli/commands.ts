@@ -38,8 +38,9 @@ const validate: Command = {
     if (positionals.length === 0) throw new UsageError(`no files given — usage: ${this.usage}`);
     let threshold = DEFAULT_NEAR_DUPLICATE_THRESHOLD;
     if (values['near-duplicate-threshold'] !== undefined) {
-      threshold = Number(values['near-duplicate-threshold']);
-      if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) throw new UsageError('--near-duplicate-threshold takes a number between 0 and 1');
+      const raw = String(values['near-duplicate-threshold']).trim();
+      threshold = Number(raw);
+      if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(raw) || threshold > 1) throw new UsageError('--near-duplicate-threshold takes a number between 0 and 1');
     }
     const files = expandInputs(cwd, positionals);
     for (const f of files) readText(f);

@@ -41,8 +41,9 @@ async function main(argv: string[]): Promise<number> {
   }
   if (name === 'help') {
     const c = rest[0] ? COMMANDS[rest[0]] : undefined;
+    if (rest[0] && !c) throw new UsageError(`unknown command '${rest[0]}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
     process.stdout.write(`${c ? `${c.summary}\nusage: ${c.usage}` : help()}\n`);
-    return rest[0] && !c ? 2 : 0;
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (!cmd) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);

@@ -53,7 +53,9 @@ export class TextIndex {
       if ((this.lineStarts[mid] as number) <= o) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo, character: o - (this.lineStarts[lo] as number) };
+    // an offset between \r and \n belongs to the end of its line
+    const start = this.lineStarts[lo] as number;
+    return { line: lo, character: Math.min(o, this.lineEnd(lo)) - start };
   }
 
   offsetAt(position: Position): number {

@@ -691,9 +691,7 @@ describe('snippets (snippets/constitution.json)', () => {
   it('sets every template to its built-in default in the templates snippet', () => {
     const text = expandSnippet(parseSnippet(bodyOf(snippets.Templates!)));
     const value = parseDocument(text).toJS() as { templates: Record<string, string> };
-    // example_separator (blank lines) is left out: there is nothing in it to edit, and the
-    // validator reports a whitespace-only value as empty text.
-    const names = TEMPLATE_NAMES.filter((n) => n !== 'example_separator');
+    const names = TEMPLATE_NAMES;
     assert.deepEqual(Object.keys(value.templates).sort(), [...names].sort());
     for (const name of names) assert.equal(value.templates[name], TEMPLATES[name].default, `template ${name}`);
   });

@@ -56,6 +56,39 @@ export interface ParsedYaml {
 }
 
 const MAX_DEPTH = 64;
+/** Flow nesting (`[[[…`) and block prefixes (`- - - …`, deep indentation) beyond which we do not parse. */
+const MAX_FLOW_NESTING = 256;
+const MAX_BLOCK_PREFIX = 512;
+/** Values that aliases may produce in all (a "billion laughs" file would otherwise take forever). */
+const MAX_ALIAS_NODES = 50_000;
+
+/**
+ * True for text nested so deeply that parsing it would exhaust the stack (yaml recurses per
+ * level). Counts brackets everywhere, even in strings, which only errs on the safe side.
+ */
+export function tooDeep(text: string): boolean {
+  let depth = 0;
+  let lineStart = true;
+  let prefix = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      lineStart = true;
+      prefix = 0;
+      continue;
+    }
+    if (lineStart) {
+      // spaces, tabs, and the markers of nested block collections
+      if (c === 32 || c === 9 || c === 45 || c === 63 || c === 58) {
+        if (++prefix > MAX_BLOCK_PREFIX) return true;
+      } else lineStart = false;
+    }
+    if (c === 91 || c === 123) {
+      if (++depth > MAX_FLOW_NESTING) return true;
+    } else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return false;
+}
 
 function nodeSpan(node: YamlNode | null | undefined, fallback: Span): Span {
   const r = node?.range;
@@ -71,6 +104,15 @@ function clampSpan(span: Span, length: number): Span {
 
 export function parseYaml(text: string): ParsedYaml {
   const diagnostics: SpanDiagnostic[] = [];
+  if (tooDeep(text)) {
+    diagnostics.push({
+      span: { start: 0, end: Math.min(text.length, 1) },
+      severity: 'error',
+      code: DiagnosticCodes.yamlSyntax,
+      message: `The file nests more than ${MAX_FLOW_NESTING} levels deep and is not read.`,
+    });
+    return { root: undefined, diagnostics, document: undefined };
+  }
   let docs: Document.Parsed[];
   try {
     docs = parseAllDocuments(text, {
@@ -124,11 +166,27 @@ export function parseYaml(text: string): ParsedYaml {
 
   // maps, lists and alias targets being converted: an alias to one of them would loop
   const seen = new Set<unknown>();
+  let aliasDepth = 0;
+  let aliasNodes = 0;
+  let aliasLimitReported = false;
   const convert = (node: unknown, fallback: Span, depth: number): LNode | undefined => {
     if (node === null || node === undefined) return undefined;
     if (depth > MAX_DEPTH) return undefined;
+    if (aliasDepth > 0 && ++aliasNodes > MAX_ALIAS_NODES) return undefined;
     if (isAlias(node)) {
       const span = clampSpan(nodeSpan(node, fallback), text.length);
+      if (aliasNodes > MAX_ALIAS_NODES) {
+        if (!aliasLimitReported) {
+          aliasLimitReported = true;
+          diagnostics.push({
+            span,
+            severity: 'error',
+            code: DiagnosticCodes.unresolvedAlias,
+            message: `Aliases here expand to more than ${MAX_ALIAS_NODES} values; the rest are not expanded.`,
+          });
+        }
+        return undefined;
+      }
       let target: unknown;
       try {
         target = node.resolve(doc);
@@ -145,7 +203,9 @@ export function parseYaml(text: string): ParsedYaml {
         return undefined;
       }
       seen.add(target);
+      aliasDepth++;
       const resolved = convert(target, span, depth + 1);
+      aliasDepth--;
       seen.delete(target);
       // An alias stands where it is written: point diagnostics at the alias, not the anchor.
       return resolved ? respan(resolved, span) : undefined;

@@ -43,10 +43,10 @@ interface LineInfo {
   blank: boolean;
 }
 
-const LINE = /^( *)((?:- +)*)([A-Za-z_$][\w$.-]*|"[^"]*"|'[^']*')?(\s*:(?=\s|$))?(.*)$/;
+const LINE = /^( *)((?:- +)*)([A-Za-z_$][\w$.-]*|"[^"]*"|'[^']*')?(\s*:(?=\s|$))?([\s\S]*)$/;
 
 function parseLine(line: string): LineInfo {
-  const m = LINE.exec(line) as RegExpExecArray;
+  const m = LINE.exec(line) ?? (['', '', '', undefined, undefined, line] as unknown as RegExpExecArray);
   const indent = (m[1] ?? '').length;
   const dashPart = m[2] ?? '';
   const dashes: number[] = [];
@@ -94,7 +94,7 @@ function contextAbove(text: string, lineStart: number, col: number, ownDashes: n
   // at the top level only siblings are left to find, so keep going to the first line
   while (end >= 0) {
     if (!collecting && target === 0 && !allowEqual) break;
-    const start = text.lastIndexOf('\n', end - 1) + 1;
+    const start = end > 0 ? text.lastIndexOf('\n', end - 1) + 1 : 0;
     const raw = text.slice(start, end).replace(/\r$/, '');
     end = start - 1;
     // fast skip: lines indented deeper than what we look for
@@ -182,7 +182,7 @@ export function complete(
   offset: number,
   options: CompletionOptions = {},
 ): CompletionItem[] {
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineStart = offset > 0 ? text.lastIndexOf('\n', offset - 1) + 1 : 0;
   const prefix = text.slice(lineStart, offset);
   const info = parseLine(prefix);
 
