@@ -333,7 +333,13 @@ describe('cai preview', () => {
 });
 
 describe('cai import / export', () => {
-  it('anthropic: import the real files, validate, refuse to overwrite, export five byte-identical files', { skip: skipAnthropic }, () => {
+  // the real files when this machine has them; the project's own files of the same shape always
+  const anthropicSources: [string, string, string | false][] = [
+    ['the real files', ANTHROPIC, skipAnthropic],
+    ['test/fixtures/formats/anthropic-mini', path.join(repoRoot, 'test', 'fixtures', 'formats', 'anthropic-mini'), false],
+  ];
+  for (const [label, source, skip] of anthropicSources) it(`anthropic (${label}): import, validate, refuse to overwrite, export five byte-identical files`, { skip }, () => {
+    const ANTHROPIC = source;
     const dir = tempDir();
     const rel = path.relative(dir, ANTHROPIC);
     const imp = cai(['import', 'anthropic', rel, '-o', 'out.constitution.yaml'], dir);
