@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { previewPrompts } from '../../src/core/constitution/render.js';
+import { ConstitutionWorkspace } from '../../src/core/constitution/resolve.js';
+import { startCodeServer, type CodeServer } from './codeServer.js';
+
+/**
+ * The packaged extension in a real VS Code (code-server), driven like a user: the Problems panel,
+ * a quick fix, and the prompt preview. Needs test/e2e/setup.sh and `npm run package` first
+ * (`npm run test:e2e` does both).
+ */
+const REPO = path.resolve(__dirname, '..', '..');
+const VSIX = path.join(REPO, 'constitution-studio.vsix');
+const RESULTS = path.join(REPO, 'test-results', 'e2e');
+const CHROMIUM = '/usr/bin/chromium';
+
+describe('Constitution Studio in VS Code (code-server)', () => {
+  let server: CodeServer;
+  let browser: Browser;
+  let page: Page;
+  let workspace: string;
+
+  before(async () => {
+    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+    workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-e2e-ws-'));
+    for (const f of fs.readdirSync(path.join(REPO, 'examples'))) fs.copyFileSync(path.join(REPO, 'examples', f), path.join(workspace, f));
+    for (const f of ['base.constitution.yaml', 'broken.constitution.yaml']) fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'lsp', f), path.join(workspace, f));
+    server = await startCodeServer(workspace, VSIX);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    await page.goto(server.url, { waitUntil: 'domcontentloaded' });
+    await page.waitForSelector('div.monaco-workbench', { timeout: 120_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
+  });
+
+  /** Saves a screenshot and the extension's logs when a test fails. */
+  async function onFailure<T>(name: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (e) {
+      fs.mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: path.join(RESULTS, `${name}.png`) }).catch(() => undefined);
+      fs.writeFileSync(path.join(RESULTS, `${name}.log`), server.log());
+      throw e;
+    }
+  }
+
+  async function openFile(name: string): Promise<void> {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().click({ timeout: 60_000 });
+    await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
+  }
+
+  async function runCommand(title: string): Promise<void> {
+    // contributed commands appear once the extension host has scanned the extensions
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 15_000 });
+      await input.fill(`>${title}`);
+      const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+      if (await row.isVisible({ timeout: 1_000 }).catch(() => false)) {
+        await page.keyboard.press('Enter');
+        return;
+      }
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1_000);
+    }
+    throw new Error(`command not in the palette: ${title}`);
+  }
+
+  async function goTo(line: number, column: number): Promise<void> {
+    await page.locator('.monaco-editor textarea').first().focus();
+    await page.keyboard.press('Control+G');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill(`:${line}:${column}`);
+    await page.keyboard.press('Enter');
+  }
+
+  const problems = () => page.locator('.markers-panel');
+
+  it('shows the mistakes of a constitution in the Problems panel, at their lines', () =>
+    onFailure('problems', async () => {
+      await openFile('broken.constitution.yaml');
+      await page.keyboard.press('Control+Shift+M');
+      await problems().getByText("Unknown key 'revison' in a principle").waitFor({ timeout: 90_000 });
+      const text = await problems().innerText();
+      assert.match(text, /Unknown key 'revison' in a principle\. Did you mean 'revision'\?[\s\S]*?\[Ln 8, Col 5\]/);
+      assert.match(text, /Unknown placeholder \{respone_a\}[\s\S]*?\[Ln 4, Col 43\]/);
+      assert.match(text, /Duplicate id 'kind'[\s\S]*?\[Ln 9, Col 9\]/);
+      assert.match(text, /Unknown principle 'harmfull'\. Did you mean 'harmful'\?[\s\S]*?\[Ln 14, Col 18\]/);
+    }));
+
+  it('repairs a misspelt key with its quick fix', () =>
+    onFailure('quick-fix', async () => {
+      await goTo(8, 6);
+      // the light bulb appears where the cursor meets a fixable problem
+      await page.locator('.lightBulbWidget').first().click({ timeout: 30_000 });
+      const fix = page.locator('.action-widget .monaco-list-row', { hasText: "Change to 'revision'" }).first();
+      await fix.waitFor({ timeout: 20_000 });
+      await fix.click();
+      await page.locator('.view-lines', { hasText: 'revision: Rewrite kindly.' }).first().waitFor({ timeout: 20_000 });
+      await problems().getByText("Unknown key 'revison'").waitFor({ state: 'detached', timeout: 30_000 });
+    }));
+
+  it('previews the exact prompts of a chosen principle', () =>
+    onFailure('preview', async () => {
+      await openFile('harmless-helpful.constitution.yaml');
+      await runCommand('Constitution: Preview Rendered Prompts');
+      const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'dangerous-advice' }).first();
+      await pick.waitFor({ timeout: 30_000 });
+      await pick.click();
+      const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+      const heading = frame.getByText("Critique and revision — principle 'dangerous-advice'");
+      await heading.waitFor({ timeout: 60_000 });
+      // the page shows exactly what the core renders for this principle and the sample conversation
+      const res = new ConstitutionWorkspace({ read: (f) => fs.readFileSync(f, 'utf8'), resolve: (from, rel) => path.resolve(path.dirname(from), rel) }).resolve(
+        path.join(workspace, 'harmless-helpful.constitution.yaml'),
+      );
+      const expected = previewPrompts(res!.constitution, { principle: 'dangerous-advice' }).principle!.critique.text;
+      const shown = await frame.locator('pre').first().evaluate((e) => e.textContent);
+      assert.equal(shown, expected);
+      fs.mkdirSync(RESULTS, { recursive: true });
+      await page.screenshot({ path: path.join(RESULTS, 'preview.png') });
+    }));
+});
