@@ -29,7 +29,7 @@ export async function startCodeServer(workspace: string, vsix: string, opts: { u
   fs.mkdirSync(ext, { recursive: true });
   fs.writeFileSync(
     path.join(user, 'User', 'settings.json'),
-    JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': Boolean(opts.untrusted), 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true }),
+    JSON.stringify({ 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': Boolean(opts.untrusted), 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true, 'editor.stickyScroll.enabled': false }),
   );
   const install = spawnSync(NODE24, [ENTRY, '--user-data-dir', user, '--extensions-dir', ext, '--install-extension', vsix], { encoding: 'utf8' });
   if (install.status !== 0) throw new Error(`installing ${vsix} failed:\n${install.stdout}\n${install.stderr}`);
