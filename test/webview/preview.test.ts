@@ -17,11 +17,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { panelHtml } from '../../src/extension/panels/html.js';
+import { previewFor } from '../../src/server/features/preview.js';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import type { ConstitutionData } from '../../src/core/constitution/data.js';
-import { previewPrompts, SAMPLE_CONVERSATION, type RenderedPrompt } from '../../src/core/constitution/render.js';
+import type { RenderedPrompt } from '../../src/core/constitution/render.js';
 import { ConstitutionWorkspace, type FileHost } from '../../src/core/constitution/resolve.js';
-import type { PreviewConversation, PreviewPromptsResult } from '../../src/protocol/lsp.js';
+import type { PreviewPromptsResult } from '../../src/protocol/lsp.js';
 import type { PreviewHostToPage, PreviewPageToHost, PreviewPanelState } from '../../src/protocol/webview.js';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -52,31 +54,9 @@ function loadExample(): { c: ConstitutionData; errors: number } {
   return { c: res.constitution, errors: res.diagnostics.filter((d) => d.severity === 'error').length };
 }
 
-/** The result of constitution/previewPrompts, built the way src/server/server.ts builds it. */
+/** The result of constitution/previewPrompts, built by the server's own code. */
 function previewResult(c: ConstitutionData, uri: string, errorCount: number, sel: { principle?: string; comparison?: string } = {}): PreviewPromptsResult {
-  const principle = sel.principle ?? c.principles[0]?.id;
-  const comparison = sel.comparison ?? c.comparisons[0]?.id;
-  const label = (turns: { text: string }[]) => {
-    const t = turns[0]?.text ?? '';
-    return t.length > 60 ? `${t.slice(0, 59)}…` : t;
-  };
-  const conversations: { label: string; value: PreviewConversation }[] = [{ label: 'Built-in sample conversation', value: { kind: 'sample' } }];
-  c.examples.critique_revision.forEach((e, i) =>
-    conversations.push({ label: `Critique/revision example ${i + 1}: ${label(e.conversation)}`, value: { kind: 'example', group: 'critique_revision', index: i } }),
-  );
-  c.examples.comparison.forEach((e, i) =>
-    conversations.push({ label: `Comparison example ${i + 1}: ${label(e.conversation)}`, value: { kind: 'example', group: 'comparison', index: i } }),
-  );
-  return {
-    uri,
-    name: c.name,
-    principles: c.principles.map((x) => ({ id: x.id, label: x.id, detail: x.name ?? x.critique.slice(0, 80) })),
-    comparisons: c.comparisons.map((x) => ({ id: x.id, label: x.id, detail: x.name ?? x.question.slice(0, 80) })),
-    conversations,
-    selected: { principle, comparison, conversation: { kind: 'sample' } },
-    preview: previewPrompts(c, { principle, comparison }, SAMPLE_CONVERSATION),
-    errorCount,
-  };
+  return previewFor(c, errorCount, { uri, ...sel });
 }
 
 const HOSTILE_IMG = '<img src=x onerror="window.__pwned=1">';
@@ -194,7 +174,7 @@ declare global {
   }
 }
 
-/** The stub of the webview API: records messages and states; like VS Code's, acquirable once. */
+/** The stub of the webview API: records messages, states and CSP violations; like VS Code's, acquirable once. */
 const STUB = `(() => {
   const rec = { messages: [], states: [], violations: [] };
   window.__vscode = rec;
@@ -213,23 +193,10 @@ const STUB = `(() => {
   };
 })();`;
 
+/** The panel's own HTML shell (src/extension/panels/html.ts); `csp: false` drops its policy. */
 function shell(origin: string, nonce: string, csp: boolean): string {
-  const policy = [`default-src 'none'`, `style-src ${origin}`, `font-src ${origin}`, `img-src ${origin} data:`, `script-src 'nonce-${nonce}'`].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-${csp ? `<meta http-equiv="Content-Security-Policy" content="${policy}">` : ''}
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<script nonce="${nonce}" src="${origin}/stub.js"></script>
-<link rel="stylesheet" href="${origin}/preview.css">
-<title>Prompt Preview</title>
-</head>
-<body>
-<div id="app" role="main"></div>
-<script nonce="${nonce}" src="${origin}/preview.js"></script>
-</body>
-</html>`;
+  const html = panelHtml({ cspSource: origin, scriptUri: `${origin}/preview.js`, styleUri: `${origin}/preview.css`, nonce, title: 'Prompt Preview' });
+  return csp ? html : html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>\n/, '');
 }
 
 function startServer(): Promise<{ server: Server; origin: string }> {
@@ -241,7 +208,6 @@ function startServer(): Promise<{ server: Server; origin: string }> {
       res.end(body);
     };
     if (url.pathname === '/') send('text/html; charset=utf-8', shell(origin, randomBytes(16).toString('hex'), url.searchParams.get('csp') !== '0'));
-    else if (url.pathname === '/stub.js') send('text/javascript; charset=utf-8', STUB);
     else if (url.pathname === '/preview.js') send('text/javascript; charset=utf-8', readFileSync(BUNDLE));
     else if (url.pathname === '/preview.css') send('text/css; charset=utf-8', readFileSync(STYLE));
     else if (url.pathname === '/favicon.ico') {
@@ -337,6 +303,8 @@ describe('Prompt Preview webview', { timeout: 120_000 }, () => {
 
   beforeEach(async () => {
     page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+    // VS Code injects its webview API before the page's scripts; so does this stub
+    await page.addInitScript({ content: STUB });
     pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { MessageTypes } from '../../protocol/webview.js';
 import { log } from '../log.js';
+import { panelHtml } from './html.js';
 
 function nonce(): string {
   return randomBytes(18).toString('base64url');
@@ -36,31 +37,14 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
   }
 
   private html(): string {
-    const n = nonce();
     const w = this.panel.webview;
-    const script = w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', `${this.bundle}.js`));
-    const style = w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', `${this.bundle}.css`));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${w.cspSource}`,
-      `font-src ${w.cspSource}`,
-      `img-src ${w.cspSource} data:`,
-      `script-src 'nonce-${n}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>${escapeHtml(this.title)}</title>
-</head>
-<body>
-<div id="app" role="main"></div>
-<script nonce="${n}" src="${script}"></script>
-</body>
-</html>`;
+    return panelHtml({
+      cspSource: w.cspSource,
+      scriptUri: w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', `${this.bundle}.js`)).toString(),
+      styleUri: w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', `${this.bundle}.css`)).toString(),
+      nonce: nonce(),
+      title: this.title,
+    });
   }
 
   /** Sends a message now if the page is ready, else when it is. */
@@ -101,8 +85,4 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
   get isDisposed(): boolean {
     return this.disposed;
   }
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }

@@ -5,7 +5,11 @@ import type { PreviewConversation, PreviewPromptsParams, PreviewPromptsResult } 
 
 /** The answer to `constitution/previewPrompts` for a resolved constitution. */
 export function previewResult(res: Resolution, p: PreviewPromptsParams): PreviewPromptsResult {
-  const c = res.constitution;
+  return previewFor(res.constitution, res.diagnostics.filter((d) => d.severity === 'error').length, p);
+}
+
+/** The same for constitution data and its error count. */
+export function previewFor(c: ConstitutionData, errorCount: number, p: PreviewPromptsParams): PreviewPromptsResult {
   const principle = p.principle && c.principles.some((x) => x.id === p.principle) ? p.principle : c.principles[0]?.id;
   const comparison = p.comparison && c.comparisons.some((x) => x.id === p.comparison) ? p.comparison : c.comparisons[0]?.id;
   const wanted = p.conversation ?? { kind: 'sample' as const };
@@ -19,7 +23,7 @@ export function previewResult(res: Resolution, p: PreviewPromptsParams): Preview
     conversations: conversationChoices(c),
     selected: { principle, comparison, conversation },
     preview: previewPrompts(c, { principle, comparison }, sample ?? SAMPLE_CONVERSATION),
-    errorCount: res.diagnostics.filter((d) => d.severity === 'error').length,
+    errorCount,
   };
 }
 
