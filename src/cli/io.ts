@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FileHost } from '../core/constitution/resolve.js';
+import { findConstitutionFiles } from '../server/files.js';
 import { CliError } from './args.js';
-
-export const CONSTITUTION_FILE = /\.constitution\.(ya?ml|json)$/i;
 
 export const fileHost = (cwd: string): FileHost => ({
   read: (file) => {
@@ -54,23 +53,12 @@ export function expandInputs(cwd: string, inputs: string[]): string[] {
       throw new CliError(`${input}: no such file or folder`, 2);
     }
     if (st.isDirectory()) {
-      const found = walk(abs);
+      const found = findConstitutionFiles(abs, Number.POSITIVE_INFINITY);
       if (found.length === 0) throw new CliError(`${input}: no *.constitution.yaml files in this folder`, 2);
       out.push(...found);
     } else out.push(abs);
   }
   return [...new Set(out)];
-}
-
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...walk(p));
-    else if (e.isFile() && CONSTITUTION_FILE.test(e.name)) out.push(p);
-  }
-  return out.sort();
 }
 
 /** Writes a file atomically (temporary file, then rename), refusing to overwrite unless asked. */

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import { isConstitutionFile } from '../core/constitution/fileNames.js';
 import type { CommandId } from '../protocol/commands.js';
 import { PreviewPromptsRequest } from '../protocol/lsp.js';
 import { exportCommand, importCommand } from './importExport.js';
@@ -12,7 +13,7 @@ export interface Services {
 
 type Handler = (services: Services, ...args: unknown[]) => unknown;
 
-const isConstitution = (uri: vscode.Uri | undefined): uri is vscode.Uri => Boolean(uri && /\.constitution\.(ya?ml|json)$/i.test(uri.path));
+const isConstitution = (uri: vscode.Uri | undefined): uri is vscode.Uri => Boolean(uri && isConstitutionFile(uri.path));
 
 async function chooseConstitution(arg: unknown): Promise<vscode.Uri | undefined> {
   if (arg instanceof vscode.Uri && isConstitution(arg)) return arg;

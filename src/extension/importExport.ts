@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { isConstitutionFile } from '../core/constitution/fileNames.js';
 import { exportConstitution, FORMATS, FormatError, importConstitution, type FormatFiles, type FormatName } from '../core/constitution/formats/index.js';
 import { ConstitutionWorkspace } from '../core/constitution/resolve.js';
 import { log } from './log.js';
@@ -75,7 +76,7 @@ export async function importCommand(): Promise<void> {
 /** "Constitution: Export…": the active constitution (with its includes) → another tool's format. */
 export async function exportCommand(uri?: vscode.Uri): Promise<void> {
   const file = uri ?? vscode.window.activeTextEditor?.document.uri;
-  if (!file || !/\.constitution\.(ya?ml|json)$/i.test(file.path)) {
+  if (!file || !isConstitutionFile(file.path)) {
     void vscode.window.showWarningMessage('Open a *.constitution.yaml file to export it.');
     return;
   }

@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { URI } from 'vscode-uri';
+import { isConstitutionFile } from '../core/constitution/fileNames.js';
 
-/** Constitution files are recognised by name. */
-export const CONSTITUTION_FILE = /\.constitution\.(ya?ml|json)$/i;
 
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', 'out', '.vscode-test', '__pycache__', '.venv']);
 
@@ -16,7 +15,7 @@ export function pathToUri(file: string): string {
   return /^[a-z][a-z0-9+.-]*:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? file : URI.file(file).toString();
 }
 
-/** Every constitution file under a folder (skipping dependency and build folders), up to `limit`. */
+/** Every constitution file under a folder (skipping hidden, dependency and build folders), up to `limit`. */
 export function findConstitutionFiles(root: string, limit = 5000): string[] {
   const out: string[] = [];
   const stack = [root];
@@ -31,7 +30,7 @@ export function findConstitutionFiles(root: string, limit = 5000): string[] {
     for (const e of entries) {
       if (e.isDirectory()) {
         if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) stack.push(path.join(dir, e.name));
-      } else if (e.isFile() && CONSTITUTION_FILE.test(e.name)) out.push(path.join(dir, e.name));
+      } else if (e.isFile() && isConstitutionFile(e.name)) out.push(path.join(dir, e.name));
     }
   }
   return out.sort();

@@ -30,7 +30,8 @@ import type { FileAnalysis } from '../core/constitution/validate.js';
 import { DIAGNOSTIC_SOURCE, toDocumentSymbol, toLspCompletion, toLspDiagnostic, type CompletionData, type DiagnosticData } from './convert.js';
 import { DiagnosticsEngine, type DiagnosticsResult } from './diagnostics.js';
 import { previewResult } from './features/preview.js';
-import { CONSTITUTION_FILE, pathToUri, relativeInclude, uriToPath } from './files.js';
+import { isConstitutionFile } from '../core/constitution/fileNames.js';
+import { pathToUri, relativeInclude, uriToPath } from './files.js';
 import { ServerWorkspace, type AnalysisView } from './workspace.js';
 
 export const SEMANTIC_TOKEN_TYPES = ['variable', 'operator'] as const;
@@ -57,7 +58,7 @@ export function startServer(connection: Connection): void {
     (m) => connection.console.warn(m),
   );
 
-  const isConstitution = (uri: string) => CONSTITUTION_FILE.test(uriToPath(uri)) || documents.get(uri)?.languageId === 'constitution';
+  const isConstitution = (uri: string) => isConstitutionFile(uriToPath(uri)) || documents.get(uri)?.languageId === 'constitution';
 
   connection.onInitialize((params): InitializeResult => {
     canConfigure = Boolean(params.capabilities.workspace?.configuration);

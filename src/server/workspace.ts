@@ -3,7 +3,7 @@ import type { TextDocuments } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { ConstitutionWorkspace, type AnalysisOptions, type Resolution } from '../core/constitution/resolve.js';
 import type { FileAnalysis } from '../core/constitution/validate.js';
-import type { Span } from '../core/text.js';
+import { TextIndex, type Span } from '../core/text.js';
 import { findConstitutionFiles, pathToUri, readFileOrUndefined, resolveInclude, uriToPath } from './files.js';
 
 /** Files above this size are not re-analysed on the main thread for every keystroke. */
@@ -100,8 +100,7 @@ export class ServerWorkspace {
   resolve(file: string): Resolution | undefined {
     const version = this.documents.get(pathToUri(file))?.version;
     const cached = this.resolutions.get(file);
-    if (cached && version !== undefined && cached.version === version && cached.res.files.get(file)?.text === this.text(file)) return cached.res;
-    if (cached && version === undefined && cached.res.files.get(file)?.text === this.text(file)) return cached.res;
+    if (cached && cached.version === version && cached.res.files.get(file)?.text === this.text(file)) return cached.res;
     const res = this.core.resolve(file, this.options);
     if (res) this.resolutions.set(file, { version, res });
     return res;
@@ -182,26 +181,9 @@ function mappedView(file: string, res: Resolution, fa: FileAnalysis, text: strin
   const oldEnd = old.length - q;
   const newEnd = text.length - q;
   // positions in the current text: the open document keeps its own line index
-  let starts: number[] | undefined;
-  const lineStarts = () => {
-    if (!starts) {
-      starts = [0];
-      for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
-    }
-    return starts;
-  };
-  const positionAt = (o: number) => {
-    if (doc) return doc.positionAt(o);
-    const starts = lineStarts();
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= o) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo, character: o - (starts[lo] as number) };
-  };
+  let index: TextIndex | undefined;
+  const ix = () => (index ??= new TextIndex(text));
+  const positionAt = (o: number) => (doc ? doc.positionAt(o) : ix().positionAt(o));
   return {
     file,
     res,
@@ -209,6 +191,6 @@ function mappedView(file: string, res: Resolution, fa: FileAnalysis, text: strin
     toOld: (o) => (o < p ? o : o >= newEnd ? o - delta : undefined),
     toNew: (s) => (s.end <= p ? s : s.start >= oldEnd ? { start: s.start + delta, end: s.end + delta } : undefined),
     positionAt,
-    offsetAt: (pos) => (doc ? doc.offsetAt(pos) : Math.min(text.length, (lineStarts()[pos.line] ?? text.length) + pos.character)),
+    offsetAt: (pos) => (doc ? doc.offsetAt(pos) : ix().offsetAt(pos)),
   };
 }

@@ -29,14 +29,14 @@ function describeDefinition(res: Resolution, display: { display(f: string): stri
   const c = res.constitution;
   const parts: string[] = [];
   if (d.kind === 'principle') {
-    const p = fa?.model.principles.find((x) => x.id?.value === d.id);
+    const p = fa?.model.principles[d.index];
     parts.push(`**principle** \`${d.id}\`${p?.name ? ` — ${escapeMarkdown(p.name.value)}` : ''}`);
     if (p?.critique) parts.push(`**Critique request:** ${escapeMarkdown(clip(p.critique.value))}`);
     if (p?.revision) parts.push(`**Revision request:** ${escapeMarkdown(clip(p.revision.value))}`);
     if (p) parts.push(weightLine(p.weight, c.principles.reduce((s, x) => s + x.weight, 0), p.tags.map((t) => t.value)));
     if (p?.notes) parts.push(`*${escapeMarkdown(clip(p.notes.value, 300))}*`);
   } else if (d.kind === 'comparison') {
-    const q = fa?.model.comparisons.find((x) => x.id?.value === d.id);
+    const q = fa?.model.comparisons[d.index];
     parts.push(`**comparison principle** \`${d.id}\`${q?.name ? ` — ${escapeMarkdown(q.name.value)}` : ''}`);
     if (q?.question) parts.push(`**Question:** ${escapeMarkdown(clip(q.question.value))}`);
     if (q) parts.push(weightLine(q.weight, c.comparisons.reduce((s, x) => s + x.weight, 0), q.tags.map((t) => t.value)));
