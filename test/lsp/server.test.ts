@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CodeActionRequest,
+  DidChangeConfigurationNotification,
   CompletionRequest,
   DefinitionRequest,
   DocumentFormattingRequest,
@@ -262,6 +263,21 @@ describe('constitution language server over stdio', () => {
     assert.ok(cmp.includes('Which answer is less likely to hurt anyone?'));
     assert.ok(cmp.includes('The answer is: (B)'), 'few-shot comparison example with its answer');
     assert.deepEqual(r.preview.comparison?.continuations, { A: ' (A)', B: ' (B)' });
+  });
+
+  it('follows the near-duplicate setting', async () => {
+    const name = 'similar.constitution.yaml';
+    const p = (id: string, who: string) => `  - id: ${id}\n    critique: Identify every way the reply is harmful, unethical or dangerous to ${who}.\n    revision: Rewrite it to remove harmful, unethical or dangerous content.\n`;
+    const src = `name: similar\nprinciples:\n${p('a', 'anyone')}${p('b', 'anybody')}`;
+    fs.writeFileSync(file(name), src);
+    client.open(file(name), src);
+    await client.diagnosticsFor(file(name), (d) => d.some((x) => x.code === 'near-duplicate'));
+    client.settings = { validation: { nearDuplicateThreshold: 0 } };
+    await client.conn.sendNotification(DidChangeConfigurationNotification.type, { settings: { constitution: client.settings } });
+    await client.diagnosticsFor(file(name), (d) => d.length === 0);
+    client.settings = { validation: { nearDuplicateThreshold: 0.7 } };
+    await client.conn.sendNotification(DidChangeConfigurationNotification.type, { settings: { constitution: client.settings } });
+    await client.diagnosticsFor(file(name), (d) => d.some((x) => x.code === 'near-duplicate'));
   });
 
   it('revalidates a file when a file it includes changes', async () => {
