@@ -1,0 +1,258 @@
+// The engine's job runners: language-model training with checkpoints and resume, generation and
+// scoring — on a built-in preset or a Hugging Face model folder — registered with the trainer
+// process (main.ts) and used directly by `cai`.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { HeadName, ModelConfig, WeightMap } from '../core/model/config';
+import { PRESETS, presetConfig } from '../core/model/config';
+import { ByteTokenizer, type Tokenizer } from '../core/model/tokenizer';
+import { initWeights } from '../core/model/transformer';
+import { NonFiniteError } from '../core/training/guard';
+import { Rng, type RngState } from '../core/training/rng';
+import { learningRate } from '../core/training/schedule';
+import type { GenerateParams, GenerateResult, ModelRef, ScoreParams, ScoreResult, TrainLmParams, TrainLmResult } from '../protocol/trainer';
+import { JobKind } from '../protocol/trainer';
+import { currentBackend } from './backend';
+import { CheckpointStore } from './checkpoint';
+import { loadHfFolder, saveHfFolder } from './hfFolder';
+import { JobError, JobRegistry, type JobContext } from './jobs';
+import { ReplicaPool } from './parallel';
+import type { LmBatch } from './replica';
+
+export interface LoadedModel {
+  config: ModelConfig;
+  weights: WeightMap;
+  tokenizer: Tokenizer;
+  /** tokenizer.json text, kept so a saved model carries its tokenizer. */
+  tokenizerJson?: string;
+  /** `preset:NAME` or the folder's path. */
+  source: string;
+}
+
+/** A preset (fresh weights from `seed`) or a model folder. */
+export async function loadModel(ref: ModelRef, seed = 0, heads: HeadName[] = []): Promise<LoadedModel> {
+  if ('preset' in ref) {
+    if (!PRESETS[ref.preset]) throw new JobError('config', `unknown model preset '${ref.preset}' (known: ${Object.keys(PRESETS).join(', ')})`, false);
+    const config = presetConfig(ref.preset);
+    const rng = new Rng(seed).fork('init');
+    return { config, weights: initWeights(config, () => rng.normal(), heads), tokenizer: new ByteTokenizer(config.vocabSize), source: `preset:${ref.preset}` };
+  }
+  const dir = path.resolve(ref.path);
+  const loaded = await loadHfFolder(dir);
+  if (!loaded.tokenizer) throw new JobError('model-file', `${path.join(dir, 'tokenizer.json')}: the model folder has no tokenizer.json`, false);
+  const tokenizerFile = path.join(dir, 'tokenizer.json');
+  return { config: loaded.config, weights: loaded.weights, tokenizer: loaded.tokenizer, tokenizerJson: fs.readFileSync(tokenizerFile, 'utf8'), source: dir };
+}
+
+/** Replicas the current backend should use: one per core on WASM (one thread each), else one. */
+export function defaultWorkers(): number {
+  const b = currentBackend();
+  if (!b || b.backend !== 'wasm') return 1;
+  return Math.max(1, b.threads);
+}
+
+async function makePool(model: LoadedModel, items: number, optimizer?: { lr: number; weightDecay: number }): Promise<ReplicaPool> {
+  const backend = currentBackend()?.backend ?? 'cpu';
+  const workers = Math.min(defaultWorkers(), Math.max(1, items));
+  return ReplicaPool.create({ config: model.config, weights: model.weights, ...(optimizer ? { optimizer } : {}) }, { workers, backend });
+}
+
+/** Reads training text into one token stream, documents separated by the tokenizer's EOS (if any). */
+export function loadTokens(data: TrainLmParams['data'], tokenizer: Tokenizer): Int32Array {
+  let text: string;
+  try {
+    text = fs.readFileSync(data.path, 'utf8');
+  } catch (e) {
+    throw new JobError('config', `${data.path}: ${(e as Error).message}`, false);
+  }
+  const docs: string[] = [];
+  if (data.format === 'text') docs.push(text);
+  else {
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        throw new JobError('config', `${data.path}:${i + 1}: not valid JSON`, false);
+      }
+      const t = (obj as { text?: unknown }).text;
+      if (typeof t !== 'string') throw new JobError('config', `${data.path}:${i + 1}: field 'text' must be a string`, false);
+      docs.push(t);
+    });
+  }
+  const sep = tokenizer.eosTokenIds[0];
+  const out: number[] = [];
+  for (const d of docs) {
+    out.push(...tokenizer.encode(d, { addSpecialTokens: true }));
+    if (sep !== undefined) out.push(sep);
+  }
+  return Int32Array.from(out);
+}
+
+/** `rows` random windows of `cols` tokens from the stream. */
+export function sampleWindows(tokens: Int32Array, rows: number, cols: number, rng: Rng): LmBatch {
+  if (tokens.length < cols) throw new JobError('config', `the training data has ${tokens.length} tokens, fewer than one sequence of ${cols}`, false);
+  const ids = new Int32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const start = rng.nextInt(tokens.length - cols + 1);
+    ids.set(tokens.subarray(start, start + cols), r * cols);
+  }
+  return { ids, rows, cols };
+}
+
+interface TrainState {
+  step: number;
+  rng: RngState;
+  lastLoss: number;
+  source: string;
+  config: ModelConfig;
+}
+
+function validateTrain(p: TrainLmParams): void {
+  const positive: (keyof TrainLmParams)[] = ['steps', 'batchSize', 'seqLen', 'accumulate', 'keepLast'];
+  for (const k of positive) if (!Number.isInteger(p[k]) || (p[k] as number) <= 0) throw new JobError('config', `train-lm: '${k}' must be a positive integer (got ${String(p[k])})`, false);
+  if (!(p.lr > 0)) throw new JobError('config', `train-lm: 'lr' must be positive (got ${p.lr})`, false);
+  if (!(p.weightDecay >= 0)) throw new JobError('config', `train-lm: 'weightDecay' must be ≥ 0`, false);
+  if (!(p.clipNorm >= 0)) throw new JobError('config', `train-lm: 'clipNorm' must be ≥ 0`, false);
+}
+
+export async function runTrainLm(p: TrainLmParams, ctx: JobContext): Promise<TrainLmResult> {
+  validateTrain(p);
+  ctx.progress({ stage: 'load', step: 0, totalSteps: p.steps, metrics: {} });
+  const model = await loadModel(p.model, p.seed);
+  if (p.seqLen + 1 > model.config.maxPositions) throw new JobError('config', `train-lm: seqLen ${p.seqLen} + 1 exceeds the model's context of ${model.config.maxPositions}`, false);
+  const tokens = loadTokens(p.data, model.tokenizer);
+  const store = new CheckpointStore(p.checkpointDir, { keepLast: p.keepLast, warn: (m) => ctx.log('warn', m) });
+  const latest = await store.latest();
+  let step = 0;
+  let rng = new Rng(p.seed).fork('data');
+  let lastLoss = NaN;
+  let weights = model.weights;
+  if (latest) {
+    const st = latest.state as TrainState;
+    step = st.step;
+    rng = Rng.fromState(st.rng);
+    lastLoss = st.lastLoss;
+    weights = latest.weights;
+    ctx.log('info', `resuming from ${latest.path} (step ${step})`);
+  }
+  const pool = await makePool({ ...model, weights }, p.batchSize, { lr: p.lr, weightDecay: p.weightDecay });
+  let lastCheckpoint: string | undefined = latest?.path;
+  const save = async (): Promise<void> => {
+    ctx.progress({ stage: 'checkpoint', step, totalSteps: p.steps, metrics: {} });
+    const opt = await pool.optimizerState();
+    const state: TrainState = { step, rng: rng.state(), lastLoss, source: model.source, config: model.config };
+    lastCheckpoint = await store.save(step, { weights: await pool.exportWeights(), ...(opt ? { optimizer: opt } : {}), state });
+  };
+  try {
+    if (latest?.optimizer) await pool.loadOptimizerState({ step: latest.optimizer.step, m: latest.optimizer.m, v: latest.optimizer.v });
+    const started = performance.now();
+    const firstStep = step;
+    while (step < p.steps) {
+      ctx.throwIfCancelled();
+      if (ctx.stopRequested() === 'checkpoint') {
+        await save();
+        return { steps: step, finalLoss: lastLoss, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}) };
+      }
+      const micro = Array.from({ length: p.accumulate }, () => sampleWindows(tokens, p.batchSize, p.seqLen + 1, rng));
+      const lr = learningRate(p.schedule, p.lr, step);
+      let r;
+      try {
+        r = await pool.trainStep(micro, lr, p.clipNorm, step);
+      } catch (e) {
+        if (e instanceof NonFiniteError || (e as Error).name === 'NonFiniteError') {
+          throw new JobError('nonfinite', `${(e as Error).message}; the last good checkpoint is ${lastCheckpoint ?? '(none yet)'}`, false);
+        }
+        throw e;
+      }
+      step++;
+      lastLoss = r.loss;
+      const seconds = (performance.now() - started) / 1000;
+      ctx.progress({ stage: 'train', step, totalSteps: p.steps, metrics: { loss: r.loss, grad_norm: r.gradNorm, lr, tokens_per_s: ((step - firstStep) * p.batchSize * p.accumulate * p.seqLen) / seconds } });
+      if (p.checkpointEvery > 0 && step % p.checkpointEvery === 0 && step < p.steps) await save();
+    }
+    await save();
+    let savedTo: string | undefined;
+    if (p.saveTo) {
+      await saveHfFolder(p.saveTo, model.config, await pool.exportWeights(), { dtype: 'F32', ...(model.tokenizerJson ? { tokenizerJson: model.tokenizerJson } : {}) });
+      savedTo = path.resolve(p.saveTo);
+    }
+    return { steps: step, finalLoss: lastLoss, ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}), ...(savedTo ? { savedTo } : {}) };
+  } finally {
+    await pool.dispose();
+  }
+}
+
+export async function runGenerate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+  if (!Number.isInteger(p.maxNewTokens) || p.maxNewTokens < 0) throw new JobError('config', `generate: 'maxNewTokens' must be a non-negative integer (got ${p.maxNewTokens})`, false);
+  if (!(p.temperature >= 0)) throw new JobError('config', `generate: 'temperature' must be ≥ 0 (got ${p.temperature})`, false);
+  const model = await loadModel(p.model, p.seed);
+  const prompts = p.prompts.map((t) => model.tokenizer.encode(t, { addSpecialTokens: true }));
+  const maxLen = Math.max(0, ...prompts.map((x) => x.length));
+  if (maxLen + 1 > model.config.maxPositions) throw new JobError('config', `generate: a prompt of ${maxLen} tokens leaves no room in the model's context of ${model.config.maxPositions}`, false);
+  for (const [i, x] of prompts.entries()) if (x.length === 0) throw new JobError('config', `generate: prompt ${i + 1} encodes to no tokens (the tokenizer adds no BOS)`, false);
+  ctx.progress({ stage: 'generate', step: 0, totalSteps: p.maxNewTokens, metrics: {} });
+  const pool = await makePool(model, prompts.length);
+  try {
+    const out = await pool.generate({ prompts, maxNewTokens: p.maxNewTokens, temperature: p.temperature, ...(p.topK !== undefined ? { topK: p.topK } : {}), ...(p.topP !== undefined ? { topP: p.topP } : {}), eosTokenIds: [...model.config.eosTokenIds], seed: p.seed });
+    ctx.throwIfCancelled();
+    return {
+      outputs: out.map((g) => {
+        let tokens = g.tokens;
+        let logprobs = g.logprobs;
+        let text = model.tokenizer.decode(tokens, { skipSpecialTokens: true });
+        let finishReason = g.finishReason;
+        const cut = firstStop(text, p.stop ?? []);
+        if (cut !== undefined) {
+          text = text.slice(0, cut);
+          while (tokens.length > 0 && model.tokenizer.decode(tokens.slice(0, -1), { skipSpecialTokens: true }).length >= cut) {
+            tokens = tokens.slice(0, -1);
+            logprobs = logprobs.slice(0, -1);
+          }
+          finishReason = 'stop';
+        }
+        return { text, tokens, logprobs, finishReason };
+      }),
+    };
+  } finally {
+    await pool.dispose();
+  }
+}
+
+function firstStop(text: string, stops: readonly string[]): number | undefined {
+  let best: number | undefined;
+  for (const s of stops) {
+    const i = s ? text.indexOf(s) : -1;
+    if (i >= 0 && (best === undefined || i < best)) best = i;
+  }
+  return best;
+}
+
+export async function runScore(p: ScoreParams, ctx: JobContext): Promise<ScoreResult> {
+  const model = await loadModel(p.model, 0);
+  const prompt = model.tokenizer.encode(p.prompt, { addSpecialTokens: true });
+  if (prompt.length === 0) throw new JobError('config', 'score: the prompt encodes to no tokens', false);
+  const conts = p.continuations.map((c, i) => {
+    const ids = model.tokenizer.encode(c, { addSpecialTokens: false });
+    if (ids.length === 0) throw new JobError('config', `score: continuation ${i + 1} is empty`, false);
+    return ids;
+  });
+  ctx.progress({ stage: 'score', step: 0, totalSteps: conts.length, metrics: {} });
+  const pool = await makePool(model, conts.length);
+  try {
+    const scores = await pool.score(prompt, conts);
+    return { scores: scores.map((s, i) => ({ tokens: conts[i]!, logprobs: s.logprobs, total: s.total })) };
+  } finally {
+    await pool.dispose();
+  }
+}
+
+export function createEngineRegistry(): JobRegistry {
+  return new JobRegistry()
+    .register(JobKind.trainLm, runTrainLm)
+    .register(JobKind.generate, runGenerate)
+    .register(JobKind.score, runScore);
+}
+

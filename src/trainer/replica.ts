@@ -1,0 +1,156 @@
+// One copy of a model and its optimizer on the current backend. The engine runs one replica in
+// its own thread, or one per worker thread (parallel.ts), each on a share of the batch; every
+// replica applies the same averaged gradient, so all stay identical.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { HeadName, ModelConfig, WeightMap } from '../core/model/config';
+import { CausalLM } from '../core/model/transformer';
+import { generate, scoreContinuations, type ContinuationScore, type Generation } from '../core/model/generate';
+import { AdamW, type AdamWState } from '../core/training/optimizer';
+import { clipScale } from '../core/training/clip';
+import { NonFiniteError } from '../core/training/guard';
+import { Rng } from '../core/training/rng';
+import { embeddingGradMode } from './backend';
+
+export interface ReplicaInit {
+  config: ModelConfig;
+  weights: WeightMap;
+  heads?: HeadName[];
+  optimizer?: { lr: number; weightDecay: number; beta1?: number; beta2?: number; eps?: number };
+}
+
+/** Token batch for language-model loss: [rows, cols] ids, with an optional loss mask [rows, cols-1]. */
+export interface LmBatch {
+  ids: Int32Array;
+  rows: number;
+  cols: number;
+  lossMask?: Float32Array;
+}
+
+export interface GenerateRequest {
+  prompts: number[][];
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  eosTokenIds: number[];
+  seed: number;
+}
+
+/** Parameter names in a fixed order, and where each starts in a flat gradient buffer. */
+export interface FlatLayout {
+  names: string[];
+  offsets: number[];
+  sizes: number[];
+  total: number;
+}
+
+export function flatLayout(model: CausalLM): FlatLayout {
+  const names = [...model.params.keys()].sort();
+  const offsets: number[] = [];
+  const sizes: number[] = [];
+  let total = 0;
+  for (const n of names) {
+    const size = model.params.get(n)!.size;
+    offsets.push(total);
+    sizes.push(size);
+    total += size;
+  }
+  return { names, offsets, sizes, total };
+}
+
+export class Replica {
+  readonly model: CausalLM;
+  readonly layout: FlatLayout;
+  private optimizer: AdamW | undefined;
+
+  constructor(init: ReplicaInit) {
+    this.model = CausalLM.fromWeights(init.config, init.weights);
+    this.model.embeddingGrad = embeddingGradMode();
+    const rng = new Rng(0);
+    for (const h of init.heads ?? []) this.model.addHead(h, () => rng.normal(), init.weights);
+    this.layout = flatLayout(this.model);
+    if (init.optimizer) this.optimizer = new AdamW(this.model.params, init.optimizer);
+  }
+
+  /**
+   * Mean LM loss of the batch and its gradient times `scale`, written into `out` (flat layout),
+   * or added to it when `add` is set (gradient accumulation over micro-batches).
+   */
+  lmGradients(batch: LmBatch, out: Float32Array, scale = 1, add = false): number {
+    const vars = this.layout.names.map((n) => this.model.params.get(n)!);
+    const lossValue = tf.tidy(() => {
+      const ids = tf.tensor2d(batch.ids, [batch.rows, batch.cols], 'int32');
+      const mask = batch.lossMask ? tf.tensor2d(batch.lossMask, [batch.rows, batch.cols - 1]) : undefined;
+      const { value, grads } = tf.variableGrads(() => this.model.lmLoss(ids, mask), vars);
+      for (let i = 0; i < vars.length; i++) {
+        const g = grads[vars[i]!.name];
+        const o = this.layout.offsets[i]!;
+        if (!g) {
+          if (!add) out.fill(0, o, o + this.layout.sizes[i]!);
+          continue;
+        }
+        const data = g.dataSync() as Float32Array;
+        if (add) for (let j = 0; j < data.length; j++) out[o + j]! += data[j]! * scale;
+        else if (scale === 1) out.set(data, o);
+        else for (let j = 0; j < data.length; j++) out[o + j] = data[j]! * scale;
+      }
+      return value.dataSync()[0]!;
+    });
+    return lossValue;
+  }
+
+  /**
+   * Applies the mean of `parts` (flat gradients, already scaled so that their sum is the mean):
+   * global-norm clipping, the NaN/Inf guard, then AdamW. Returns the gradient norm before clipping.
+   */
+  apply(parts: Float32Array[], lr: number, clipNorm: number, step: number, loss: number): number {
+    const opt = this.optimizer;
+    if (!opt) throw new Error('this replica has no optimizer');
+    const total = this.layout.total;
+    const sum = parts.length === 1 ? parts[0]! : new Float32Array(total);
+    if (parts.length > 1) {
+      for (const p of parts) for (let j = 0; j < total; j++) sum[j]! += p[j]!;
+    }
+    let sq = 0;
+    for (let j = 0; j < total; j++) sq += sum[j]! * sum[j]!;
+    const norm = Math.sqrt(sq);
+    NonFiniteError.check({ loss, 'gradient norm': norm }, step);
+    const scale = clipNorm > 0 ? clipScale(norm, clipNorm) : 1;
+    tf.tidy(() => {
+      const grads = new Map<string, tf.Tensor>();
+      this.layout.names.forEach((n, i) => {
+        const o = this.layout.offsets[i]!;
+        const g = tf.tensor(sum.subarray(o, o + this.layout.sizes[i]!), this.model.params.get(n)!.shape, 'float32');
+        grads.set(n, scale === 1 ? g : tf.mul(g, scale));
+      });
+      opt.step(grads, lr);
+    });
+    return norm;
+  }
+
+  generate(req: GenerateRequest): Generation[] {
+    return generate(this.model, req.prompts, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, ...(req.topK !== undefined ? { topK: req.topK } : {}), ...(req.topP !== undefined ? { topP: req.topP } : {}), eosTokenIds: req.eosTokenIds, rng: new Rng(req.seed) });
+  }
+
+  score(prompt: number[], continuations: number[][]): ContinuationScore[] {
+    return scoreContinuations(this.model, prompt, continuations);
+  }
+
+  exportWeights(): WeightMap {
+    return this.model.exportWeights();
+  }
+
+  optimizerState(): AdamWState | undefined {
+    return this.optimizer?.state();
+  }
+
+  loadOptimizerState(state: AdamWState): void {
+    this.optimizer?.loadState(state);
+  }
+
+  dispose(): void {
+    this.optimizer?.dispose();
+    this.model.dispose();
+  }
+}

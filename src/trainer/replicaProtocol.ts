@@ -1,0 +1,25 @@
+// Messages between the engine and its training worker threads (parallel.ts ↔ replicaWorker.ts).
+
+import type { AdamWState } from '../core/training/optimizer';
+import type { BackendName } from '../protocol/trainer';
+import type { GenerateRequest, LmBatch, ReplicaInit } from './replica';
+
+export type WorkerRequestBody =
+  /** Build the replica on `backend`; `buffers[index]` is this worker's gradient buffer. */
+  | { kind: 'init'; init: ReplicaInit; backend: BackendName; buffers: SharedArrayBuffer[]; index: number }
+  /** Gradients of this worker's shares, summed into its buffer; replies with its weighted loss. */
+  | { kind: 'grads'; parts: { batch: LmBatch; scale: number; weight: number }[] }
+  /** Sum all workers' buffers and take the optimizer step; replies with the gradient norm. */
+  | { kind: 'apply'; lr: number; clipNorm: number; step: number; loss: number }
+  | { kind: 'generate'; req: GenerateRequest }
+  | { kind: 'score'; prompt: number[]; continuations: number[][] }
+  | { kind: 'exportWeights' }
+  | { kind: 'optimizerState' }
+  | { kind: 'loadOptimizerState'; state: AdamWState }
+  | { kind: 'numTensors' };
+
+export type WorkerRequest = WorkerRequestBody & { id: number };
+
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; what?: string; step?: number } };
