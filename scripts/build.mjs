@@ -1,7 +1,11 @@
 // One esbuild script for every process and every webview. `--production` minifies;
 // `--watch` rebuilds on change. Type checking is `tsc -b`, a separate step.
 import * as esbuild from 'esbuild';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+const require = createRequire(import.meta.url);
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -12,7 +16,28 @@ const nodeEntries = [
   { in: 'src/server/main.ts', out: 'server' },
   { in: 'src/server/worker.ts', out: 'worker' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
+  { in: 'src/trainer/main.ts', out: 'trainer' },
+  { in: 'src/trainer/replicaWorker.ts', out: 'replica' },
 ];
+
+/** Native TensorFlow.js bindings are the user's to install; they are loaded at run time, never bundled. */
+const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+
+/**
+ * TensorFlow.js's CommonJS entries are ES5 builds, and tfjs-core's carries no gradients; its ES
+ * module tree has both. Resolve tfjs-core and the bundled backends to their ES modules, so the
+ * bundle holds one copy of the engine and the backends' classes extend its classes.
+ */
+const tfjsEsm = {
+  name: 'tfjs-esm',
+  setup(build) {
+    build.onResolve({ filter: /^@tensorflow\/tfjs-(core|backend-cpu|backend-wasm)$/ }, (args) => {
+      const pkgFile = require.resolve(`${args.path}/package.json`);
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+      return { path: path.join(path.dirname(pkgFile), pkg.module) };
+    });
+  },
+};
 
 /** Webview bundles: browser code, one per panel. */
 const webviewEntries = [{ in: 'webview/preview/main.ts', out: 'webview/preview' }];
@@ -39,7 +64,8 @@ for (const e of nodeEntries) {
       platform: 'node',
       target: 'node20',
       format: 'cjs',
-      external: e.external ?? [],
+      external: [...(e.external ?? []), ...optionalNative],
+      plugins: [tfjsEsm],
       banner: e.banner ? { js: e.banner } : undefined,
       // yaml and vscode-languageserver ship ESM and CJS; prefer the CJS "main" entries
       mainFields: ['main', 'module'],
@@ -68,4 +94,7 @@ if (watch) {
   await Promise.all(contexts.map((c) => c.dispose()));
   mkdirSync('dist', { recursive: true });
   if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
+  // The WASM backend's binaries sit beside the trainer bundle (src/trainer/backend.ts looks there).
+  const wasmDist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  for (const f of readdirSync(wasmDist)) if (f.endsWith('.wasm')) copyFileSync(path.join(wasmDist, f), path.join('dist', f));
 }

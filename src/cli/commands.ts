@@ -6,6 +6,7 @@ import { exportConstitution, FormatError, FORMATS, importConstitution, type Form
 import { previewPrompts, type RenderedPrompt } from '../core/constitution/render.js';
 import { ConstitutionWorkspace, DEFAULT_NEAR_DUPLICATE_THRESHOLD, type Resolution } from '../core/constitution/resolve.js';
 import { CliError, parse, UsageError } from './args.js';
+import { ENGINE_COMMANDS } from './engineCommands.js';
 import { color, displayPath, expandInputs, fileHost, Progress, readText, writeText } from './io.js';
 
 export interface Command {
@@ -270,6 +271,7 @@ export const COMMANDS: Record<string, Command> = {
   import: importCmd,
   export: exportCmd,
   lsp,
+  ...ENGINE_COMMANDS,
 };
 
 export { FormatError };

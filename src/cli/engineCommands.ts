@@ -1,0 +1,239 @@
+// `cai generate`, `cai score`, `cai train` (through a forked trainer process, as the extension
+// does) and `cai bench` (the engine in this process against PyTorch on the same model).
+
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { BackendChoice, GenerateResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
+import { TrainerClient } from '../trainer/supervisor';
+import { CliError, parse, UsageError } from './args';
+import type { Command } from './commands';
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+function modelRef(value: string | undefined, cwd: string): ModelRef {
+  if (!value) throw new UsageError('--model is required (a preset name such as tiny, or a model folder)');
+  const asPath = path.resolve(cwd, value);
+  if (fs.existsSync(asPath)) return { path: asPath };
+  if (/[\\/]/.test(value)) throw new CliError(`${value}: no such model folder`, 2);
+  return { preset: value };
+}
+
+function backendOf(v: string | boolean | string[] | undefined): BackendChoice {
+  const b = typeof v === 'string' ? v : process.env.CAI_BACKEND ?? 'auto';
+  if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  return b as BackendChoice;
+}
+
+function num(v: string | boolean | string[] | undefined, name: string, dflt: number, integer = false): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} takes ${integer ? 'an integer' : 'a number'}`);
+  return n;
+}
+
+/** Runs one job in a forked trainer process; Ctrl-C stops it (with a checkpoint for training). */
+async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: BackendChoice, label: string): Promise<JobEndParams<K>> {
+  const entry = path.join(__dirname, 'trainer.js');
+  if (!fs.existsSync(entry)) throw new CliError(`the trainer bundle is missing (${entry}); run npm run build`);
+  const client = TrainerClient.fork(entry, { onLog: (e) => process.env.CAI_DEBUG && process.stderr.write(`[trainer] ${e.message}\n`) });
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.on('SIGINT', onSigint);
+  try {
+    const report = await client.initialize({ backend, logLevel: 'info' });
+    if (process.stderr.isTTY) process.stderr.write(`${label}: backend ${report.backend} (${report.reason})\n`);
+    let lastDraw = 0;
+    const end = await client.run(job, {
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (!process.stderr.isTTY || !p.totalSteps) return;
+        const now = Date.now();
+        if (now - lastDraw < 100 && p.step < p.totalSteps) return;
+        lastDraw = now;
+        const w = 30;
+        const f = Math.round((Math.min(p.step, p.totalSteps) / p.totalSteps) * w);
+        const loss = p.metrics['loss'] !== undefined ? ` loss ${p.metrics['loss'].toFixed(4)}` : '';
+        process.stderr.write(`\r${label} ${p.stage} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.step}/${p.totalSteps}${loss}   `);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    if (end.outcome === 'failed' || end.outcome === 'cancelled') throw new CliError(`${label}: ${end.error?.message ?? end.outcome}`, end.error?.code === 'config' || end.error?.code === 'model-file' ? 2 : 1);
+    return end as JobEndParams<K>;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await client.shutdown().catch(() => client.kill());
+  }
+}
+
+const generateCmd: Command = {
+  summary: 'Generate text from a model (a preset or a Hugging Face model folder).',
+  usage: 'cai generate --model DIR_OR_PRESET --prompt TEXT [--prompt TEXT...] [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--stop S...] [--seed S] [--backend B] [--json]',
+  async run(args, cwd) {
+    const { values } = parse(args, {
+      model: { type: 'string' }, prompt: { type: 'string', multiple: true }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' },
+      'top-k': { type: 'string' }, 'top-p': { type: 'string' }, stop: { type: 'string', multiple: true }, seed: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
+    }, this.usage);
+    const prompts = (values['prompt'] as string[] | undefined) ?? [];
+    if (prompts.length === 0) throw new UsageError(`--prompt is required — usage: ${this.usage}`);
+    const job: JobSpec = {
+      kind: 'generate',
+      params: {
+        model: modelRef(values['model'] as string | undefined, cwd), prompts,
+        maxNewTokens: num(values['max-new-tokens'], 'max-new-tokens', 32, true), temperature: num(values['temperature'], 'temperature', 1),
+        ...(values['top-k'] !== undefined ? { topK: num(values['top-k'], 'top-k', 0, true) } : {}),
+        ...(values['top-p'] !== undefined ? { topP: num(values['top-p'], 'top-p', 1) } : {}),
+        ...(values['stop'] ? { stop: values['stop'] as string[] } : {}), seed: num(values['seed'], 'seed', 0, true),
+      },
+    };
+    const end = await runInTrainer<'generate'>(job, backendOf(values['backend']), 'generate');
+    const outputs = (end.result as GenerateResult).outputs;
+    if (values['json']) {
+      const rows = outputs.map((o) => ({ tokens: o.tokens, text: o.text, logprobs: o.logprobs, finish_reason: o.finishReason }));
+      out(JSON.stringify(rows.length === 1 ? rows[0] : rows));
+    } else for (const o of outputs) out(o.text);
+    return 0;
+  },
+};
+
+const scoreCmd: Command = {
+  summary: 'Log-probability of continuations of a prompt, per token and in total.',
+  usage: 'cai score --model DIR_OR_PRESET --prompt TEXT --continuation TEXT [--continuation TEXT...] [--backend B] [--json]',
+  async run(args, cwd) {
+    const { values } = parse(args, { model: { type: 'string' }, prompt: { type: 'string' }, continuation: { type: 'string', multiple: true }, backend: { type: 'string' }, json: { type: 'boolean' } }, this.usage);
+    const conts = (values['continuation'] as string[] | undefined) ?? [];
+    if (values['prompt'] === undefined || conts.length === 0) throw new UsageError(`--prompt and --continuation are required — usage: ${this.usage}`);
+    const end = await runInTrainer<'score'>({ kind: 'score', params: { model: modelRef(values['model'] as string | undefined, cwd), prompt: values['prompt'] as string, continuations: conts } }, backendOf(values['backend']), 'score');
+    const scores = (end.result as ScoreResult).scores;
+    if (values['json']) {
+      const rows = scores.map((s) => ({ tokens: s.tokens, logprobs: s.logprobs, total: s.total }));
+      out(JSON.stringify(rows.length === 1 ? rows[0] : rows));
+    } else for (const [i, s] of scores.entries()) out(`${s.total.toFixed(4)}\t${conts[i]}`);
+    return 0;
+  },
+};
+
+const trainCmd: Command = {
+  summary: 'Train a language model on text (JSONL with a "text" field, or plain text); resumes from its checkpoints.',
+  usage: 'cai train --model DIR_OR_PRESET --data FILE --out DIR [--steps N] [--batch-size B] [--seq-len T] [--lr X] [--warmup N] [--cosine] [--weight-decay X] [--clip X] [--accumulate N] [--checkpoint-every N] [--keep N] [--seed S] [--backend B] [--json]',
+  async run(args, cwd) {
+    const { values } = parse(args, {
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, 'seq-len': { type: 'string' },
+      lr: { type: 'string' }, warmup: { type: 'string' }, cosine: { type: 'boolean' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, accumulate: { type: 'string' },
+      'checkpoint-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
+    }, this.usage);
+    const data = values['data'] as string | undefined;
+    const outDir = values['out'] as string | undefined;
+    if (!data || !outDir) throw new UsageError(`--data and --out are required — usage: ${this.usage}`);
+    const dataPath = path.resolve(cwd, data);
+    if (!fs.existsSync(dataPath)) throw new CliError(`${data}: no such file`, 2);
+    const steps = num(values['steps'], 'steps', 100, true);
+    const warmup = num(values['warmup'], 'warmup', 0, true);
+    const outAbs = path.resolve(cwd, outDir);
+    const job: JobSpec = {
+      kind: 'train-lm',
+      params: {
+        model: modelRef(values['model'] as string | undefined, cwd), data: { path: dataPath, format: dataPath.endsWith('.jsonl') ? 'jsonl-text' : 'text' },
+        steps, batchSize: num(values['batch-size'], 'batch-size', 8, true), seqLen: num(values['seq-len'], 'seq-len', 64, true), lr: num(values['lr'], 'lr', 3e-4),
+        schedule: values['cosine'] ? { kind: 'cosine', warmupSteps: warmup, totalSteps: steps } : warmup > 0 ? { kind: 'linear-warmup', warmupSteps: warmup } : { kind: 'constant' },
+        weightDecay: num(values['weight-decay'], 'weight-decay', 0.01), clipNorm: num(values['clip'], 'clip', 1), accumulate: num(values['accumulate'], 'accumulate', 1, true),
+        seed: num(values['seed'], 'seed', 0, true), checkpointDir: path.join(outAbs, 'checkpoints'), checkpointEvery: num(values['checkpoint-every'], 'checkpoint-every', 50, true),
+        keepLast: num(values['keep'], 'keep', 2, true), saveTo: path.join(outAbs, 'model'),
+      },
+    };
+    const end = await runInTrainer<'train-lm'>(job, backendOf(values['backend']), 'train');
+    const r = end.result as TrainLmResult;
+    if (values['json']) out(JSON.stringify({ outcome: end.outcome, ...r }));
+    else out(`${end.outcome}: ${r.steps} steps, loss ${r.finalLoss.toFixed(4)}${r.savedTo ? `, model in ${r.savedTo}` : ''}`);
+    return 0;
+  },
+};
+
+/** The Python that has PyTorch: $CAI_PYTHON, Debian's /usr/bin/python3, or python3 on PATH. */
+function pythonCandidates(): string[] {
+  return [process.env.CAI_PYTHON, '/usr/bin/python3', 'python3'].filter((x): x is string => Boolean(x));
+}
+
+function runPython(script: string, args: string[]): Promise<Record<string, unknown>> {
+  const tries = pythonCandidates();
+  return new Promise((resolve, reject) => {
+    const attempt = (i: number, lastErr: string): void => {
+      const py = tries[i];
+      if (!py) return reject(new CliError(`PyTorch reference could not run: ${lastErr} (install python3-torch, or set CAI_PYTHON)`));
+      execFile(py, [script, ...args], { env: { ...process.env, OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'passive' }, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+        if (error) return attempt(i + 1, `${py}: ${String(stderr).trim().split('\n').pop() ?? error.message}`);
+        const line = String(stdout).trim().split('\n').pop() ?? '';
+        try {
+          resolve(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          attempt(i + 1, `${py}: unexpected output ${line.slice(0, 200)}`);
+        }
+      });
+    };
+    attempt(0, '');
+  });
+}
+
+const benchCmd: Command = {
+  summary: 'Benchmark training or generation against PyTorch on the same model; prints tokens/s and the ratio.',
+  usage: 'cai bench train|generate [--preset NAME] [--batch B] [--context T] [--steps N] [--new-tokens N] [--backend B] [--workers N] [--no-reference] [--json]',
+  async run(args) {
+    const { values, positionals } = parse(args, {
+      preset: { type: 'string' }, batch: { type: 'string' }, context: { type: 'string' }, steps: { type: 'string' }, 'new-tokens': { type: 'string' },
+      backend: { type: 'string' }, workers: { type: 'string' }, 'no-reference': { type: 'boolean' }, json: { type: 'boolean' },
+    }, this.usage);
+    const mode = positionals[0];
+    if (mode !== 'train' && mode !== 'generate') throw new UsageError(`say what to benchmark: train or generate — usage: ${this.usage}`);
+    const { runBench } = await import('../trainer/bench.js');
+    const preset = (values['preset'] as string | undefined) ?? 'tiny';
+    const opts = {
+      mode, preset, backend: backendOf(values['backend']), batch: num(values['batch'], 'batch', 16, true),
+      steps: num(values['steps'], 'steps', mode === 'train' ? 6 : 3, true), newTokens: num(values['new-tokens'], 'new-tokens', 64, true),
+      ...(values['context'] !== undefined ? { context: num(values['context'], 'context', 128, true) } : {}),
+      ...(values['workers'] !== undefined ? { workers: num(values['workers'], 'workers', 1, true) } : {}),
+    } as const;
+    const ours = await runBench(opts);
+    let reference: Record<string, unknown> | undefined;
+    let referenceError: string | undefined;
+    if (!values['no-reference']) {
+      const script = path.join(path.dirname(__dirname), 'bench', 'torch_reference.py');
+      const c = ours.config;
+      // PyTorch at its best: one thread, and (on more cores) all cores with OMP_WAIT_POLICY=passive
+      // so its OpenMP pool does not fight OpenBLAS's threads; the faster run is the reference.
+      const threadCounts = [...new Set([1, Math.min(os.availableParallelism(), 4)])];
+      for (const threads of threadCounts) {
+        try {
+          const r = await runPython(script, [
+            '--mode', mode, '--arch', c.arch, '--vocab', String(c.vocabSize), '--d-model', String(c.dModel), '--layers', String(c.nLayers), '--heads', String(c.nHeads),
+            '--kv-heads', String(c.nKvHeads), '--d-ff', String(c.dFf), '--context', String(ours.context), '--batch', String(opts.batch),
+            '--steps', String(opts.steps), '--new-tokens', String(opts.newTokens), '--prompt-len', String(ours.promptLen), '--threads', String(threads),
+          ]);
+          if (!reference || Number(r['tokens_per_s']) > Number(reference['tokens_per_s'])) reference = r;
+        } catch (e) {
+          referenceError = (e as Error).message;
+        }
+      }
+    }
+    const refTps = typeof reference?.['tokens_per_s'] === 'number' ? reference['tokens_per_s'] : undefined;
+    const row = {
+      mode, preset, backend: ours.backend, workers: ours.workers, ours_tokens_per_s: round(ours.tokensPerSecond), reference_tokens_per_s: refTps !== undefined ? round(refTps) : null,
+      ratio: refTps ? Number((ours.tokensPerSecond / refTps).toFixed(3)) : null, ours_gflops: round(ours.gflops), reference_gflops: typeof reference?.['gflops'] === 'number' ? round(reference['gflops']) : null,
+      reference: reference ? { threads: reference['threads'], torch_version: reference['torch_version'], load_avg_1m: reference['load_avg_1m'] } : { error: referenceError ?? 'skipped' },
+      batch: opts.batch, context: ours.context, ...(mode === 'generate' ? { prompt_len: ours.promptLen, new_tokens: opts.newTokens } : { steps: opts.steps }), params: ours.params,
+    };
+    if (values['json']) out(JSON.stringify(row));
+    else {
+      out(`${mode} ${preset} on ${ours.backend} (${ours.workers} worker${ours.workers === 1 ? '' : 's'}): ${row.ours_tokens_per_s} tokens/s, ${row.ours_gflops} GFLOP/s`);
+      out(refTps ? `PyTorch (${String(reference?.['threads'])} thread(s), OpenBLAS, OMP_WAIT_POLICY=passive): ${row.reference_tokens_per_s} tokens/s — ratio ${row.ratio}` : `PyTorch reference: ${referenceError ?? 'skipped'}`);
+    }
+    return 0;
+  },
+};
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export const ENGINE_COMMANDS: Record<string, Command> = { generate: generateCmd, score: scoreCmd, train: trainCmd, bench: benchCmd };
