@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackendChoice, GenerateResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
+import type { BackendChoice, BackendReport, GenerateResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
 import { TrainerClient } from '../trainer/supervisor';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
@@ -35,7 +35,7 @@ function num(v: string | boolean | string[] | undefined, name: string, dflt: num
 }
 
 /** Runs one job in a forked trainer process; Ctrl-C stops it (with a checkpoint for training). */
-async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: BackendChoice, label: string): Promise<JobEndParams<K>> {
+async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: BackendChoice, label: string, onReport?: (r: BackendReport) => void): Promise<JobEndParams<K>> {
   const entry = path.join(__dirname, 'trainer.js');
   if (!fs.existsSync(entry)) throw new CliError(`the trainer bundle is missing (${entry}); run npm run build`);
   const client = TrainerClient.fork(entry, { onLog: (e) => process.env.CAI_DEBUG && process.stderr.write(`[trainer] ${e.message}\n`) });
@@ -45,6 +45,7 @@ async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: Ba
   try {
     const report = await client.initialize({ backend, logLevel: 'info' });
     if (process.stderr.isTTY) process.stderr.write(`${label}: backend ${report.backend} (${report.reason})\n`);
+    onReport?.(report);
     let lastDraw = 0;
     const end = await client.run(job, {
       signal: abort.signal,
@@ -143,8 +144,12 @@ const trainCmd: Command = {
         keepLast: num(values['keep'], 'keep', 2, true), saveTo: path.join(outAbs, 'model'),
       },
     };
-    const end = await runInTrainer<'train-lm'>(job, backendOf(values['backend']), 'train');
+    let backendReport: BackendReport | undefined;
+    const started = new Date().toISOString();
+    const end = await runInTrainer<'train-lm'>(job, backendOf(values['backend']), 'train', (r) => (backendReport = r));
     const r = end.result as TrainLmResult;
+    // What ran where: the job, the backend chosen and why, versions, outcome.
+    fs.writeFileSync(path.join(outAbs, 'manifest.json'), `${JSON.stringify({ kind: 'train-lm', started, finished: new Date().toISOString(), outcome: end.outcome, backend: backendReport, job: job.params, result: r }, null, 2)}\n`);
     if (values['json']) out(JSON.stringify({ outcome: end.outcome, ...r }));
     else out(`${end.outcome}: ${r.steps} steps, loss ${r.finalLoss.toFixed(4)}${r.savedTo ? `, model in ${r.savedTo}` : ''}`);
     return 0;

@@ -36,7 +36,8 @@ export async function loadModel(ref: ModelRef, seed = 0, heads: HeadName[] = [])
     if (!PRESETS[ref.preset]) throw new JobError('config', `unknown model preset '${ref.preset}' (known: ${Object.keys(PRESETS).join(', ')})`, false);
     const config = presetConfig(ref.preset);
     const rng = new Rng(seed).fork('init');
-    return { config, weights: initWeights(config, () => rng.normal(), heads), tokenizer: new ByteTokenizer(config.vocabSize), source: `preset:${ref.preset}` };
+    const tokenizer = new ByteTokenizer(config.vocabSize);
+    return { config, weights: initWeights(config, () => rng.normal(), heads), tokenizer, tokenizerJson: tokenizer.toHfJson(), source: `preset:${ref.preset}` };
   }
   const dir = path.resolve(ref.path);
   const loaded = await loadHfFolder(dir);

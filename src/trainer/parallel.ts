@@ -20,9 +20,13 @@ export interface StepResult {
   gradNorm: number;
 }
 
-function workerEntry(): { file: string; execArgv: string[] } {
-  if (__filename.endsWith('.ts')) return { file: path.join(__dirname, 'replicaWorker.ts'), execArgv: ['--import', 'tsx'] };
-  return { file: path.join(__dirname, 'replica.js'), execArgv: [] };
+/** The worker's code: the bundle beside this one, or (running from sources under tsx) the TypeScript entry. */
+function startWorker(): Worker {
+  if (__filename.endsWith('.ts')) {
+    const entry = path.join(__dirname, 'replicaWorker.ts');
+    return new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, { eval: true });
+  }
+  return new Worker(path.join(__dirname, 'replica.js'));
 }
 
 /** Splits n items into k contiguous shares as equal as possible (empty shares dropped). */
@@ -102,8 +106,7 @@ export class ReplicaPool {
     // Count parameters the same way a replica will (trunk + heads) to size the shared buffers.
     const probe = countParams(init);
     const sabs = Array.from({ length: opts.workers }, () => new SharedArrayBuffer(probe * 4));
-    const entry = workerEntry();
-    const handles = sabs.map(() => new WorkerHandle(new Worker(entry.file, { execArgv: entry.execArgv })));
+    const handles = sabs.map(() => new WorkerHandle(startWorker()));
     const pool = new ReplicaPool(undefined, handles, sabs.map((s) => new Float32Array(s)), undefined);
     try {
       await Promise.all(handles.map((h, index) => h.call({ kind: 'init', init, backend: opts.backend, buffers: sabs, index })));

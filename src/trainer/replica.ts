@@ -115,7 +115,8 @@ export class Replica {
     let sq = 0;
     for (let j = 0; j < total; j++) sq += sum[j]! * sum[j]!;
     const norm = Math.sqrt(sq);
-    NonFiniteError.check({ loss, 'gradient norm': norm }, step);
+    const bad = NonFiniteError.check({ loss, 'gradient norm': norm }, step);
+    if (bad) throw bad;
     const scale = clipNorm > 0 ? clipScale(norm, clipNorm) : 1;
     tf.tidy(() => {
       const grads = new Map<string, tf.Tensor>();

@@ -3,6 +3,8 @@
   /usr/bin/python3 test/reference/roundtrip.py DIR --expect path/to/expected.json [--tol 1e-4]
       -> prints {"max_rel_err": ..., "max_abs_err": ..., "greedy_match": ...}; exit 0 when
          max_rel_err <= tol, otherwise 1.
+  /usr/bin/python3 test/reference/roundtrip.py DIR --greedy-for "[1,2,3]" --new-tokens 10
+      -> prints {"tokens": [...]} (greedy by full recomputation, no EOS stop); exit 0.
   /usr/bin/python3 test/reference/roundtrip.py DIR --logits-for "[[1,2,3]]"
       -> prints {"logits": [[[...]]]} (B x T x V); exit 0.
 
@@ -30,12 +32,17 @@ def main(argv=None) -> int:
     group = ap.add_mutually_exclusive_group(required=True)
     group.add_argument("--expect", help="expected.json with input_ids and logits")
     group.add_argument("--logits-for", help="JSON list of token id lists, e.g. [[1,2,3]]")
+    group.add_argument("--greedy-for", help="JSON list of prompt token ids; prints the greedy continuation")
+    ap.add_argument("--new-tokens", type=int, default=10, help="tokens to generate with --greedy-for")
     ap.add_argument("--tol", type=float, default=1e-4, help="max relative error accepted (default 1e-4)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     try:
         model = tm.load_model(args.dir)
         with torch.no_grad():
+            if args.greedy_for is not None:
+                print(json.dumps({"tokens": tm.greedy(model, json.loads(args.greedy_for), args.new_tokens)}))
+                return 0
             if args.logits_for is not None:
                 ids = torch.tensor(json.loads(args.logits_for), dtype=torch.long)
                 if ids.dim() == 1:

@@ -128,3 +128,15 @@ describe('ByteTokenizer', () => {
     assert.throws(() => new ByteTokenizer(258), /at least 259/);
   });
 });
+
+describe('ByteTokenizer as tokenizer.json', () => {
+  it('encodes and decodes exactly like the class through @huggingface/tokenizers', () => {
+    const b = new ByteTokenizer(512);
+    const h = HfTokenizer.fromJson(b.toHfJson());
+    for (const s of ['Hello world', '  two  spaces\n\ttab', 'héllo — ünïcode 😀', '']) {
+      assert.deepEqual(h.encode(s), b.encode(s));
+      assert.deepEqual(h.encode(s, { addSpecialTokens: false }), b.encode(s, { addSpecialTokens: false }));
+      assert.equal(h.decode(h.encode(s), { skipSpecialTokens: true }), s);
+    }
+  });
+});

@@ -165,10 +165,58 @@ export class ByteTokenizer implements Tokenizer {
     return out;
   }
 
+  /**
+   * The same tokenizer as a Hugging Face `tokenizer.json`: byte-level pre-tokenizer and decoder,
+   * a BPE model without merges whose vocabulary maps each byte's symbol to the byte's value, and
+   * a template that puts BOS first. A model trained on a preset is saved with it, so the folder
+   * loads anywhere tokenizer.json is understood and encodes exactly as this class does.
+   */
+  toHfJson(): string {
+    const vocab: Record<string, number> = {};
+    byteSymbols().forEach((sym, b) => {
+      vocab[sym] = b;
+    });
+    const specials = [
+      [BYTE_BOS_ID, BYTE_SPECIAL_TOKENS.bos],
+      [BYTE_EOS_ID, BYTE_SPECIAL_TOKENS.eos],
+      [BYTE_PAD_ID, BYTE_SPECIAL_TOKENS.pad],
+    ] as const;
+    for (const [id, tok] of specials) vocab[tok] = id;
+    const json = {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: specials.map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: null,
+      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        special_tokens: { [BYTE_SPECIAL_TOKENS.bos]: { id: BYTE_SPECIAL_TOKENS.bos, ids: [BYTE_BOS_ID], tokens: [BYTE_SPECIAL_TOKENS.bos] } },
+      },
+      decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+    };
+    return JSON.stringify(json);
+  }
+
   tokenToId(token: string): number | undefined {
     if (token === BYTE_SPECIAL_TOKENS.bos) return BYTE_BOS_ID;
     if (token === BYTE_SPECIAL_TOKENS.eos) return BYTE_EOS_ID;
     if (token === BYTE_SPECIAL_TOKENS.pad) return BYTE_PAD_ID;
     return undefined;
   }
+}
+
+/** GPT-2's printable stand-in for each byte (the symbols byte-level tokenizers use), by byte value. */
+export function byteSymbols(): string[] {
+  const printable: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
+  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
+  const out = new Array<string>(256);
+  let extra = 0;
+  for (let b = 0; b < 256; b++) out[b] = String.fromCharCode(printable.includes(b) ? b : 256 + extra++);
+  return out;
 }

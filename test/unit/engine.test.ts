@@ -1,0 +1,195 @@
+// The engine's training and job runners: no tensor leaks over 100 steps, determinism, the
+// NaN/Inf guard, two worker threads agreeing with one, resume from checkpoints, saved models that
+// load back here and in PyTorch, EOS handling.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { presetConfig } from '../../src/core/model/config';
+import { generate } from '../../src/core/model/generate';
+import { CausalLM, initWeights } from '../../src/core/model/transformer';
+import { Rng } from '../../src/core/training/rng';
+import type { JobProgress } from '../../src/trainer/jobs';
+import { initializeBackend } from '../../src/trainer/backend';
+import { runTrainLm, sampleWindows } from '../../src/trainer/engine';
+import { loadHfFolder } from '../../src/trainer/hfFolder';
+import { ReplicaPool } from '../../src/trainer/parallel';
+import type { TrainLmParams } from '../../src/protocol/trainer';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'cai-engine-'));
+}
+
+function context(opts: { stopAfter?: number } = {}): { ctx: Parameters<typeof runTrainLm>[1]; losses: number[]; logs: string[] } {
+  const losses: number[] = [];
+  const logs: string[] = [];
+  let stop: 'checkpoint' | undefined;
+  const ctx = {
+    jobId: 'test',
+    token: { isCancellationRequested: false, onCancellationRequested: () => ({ dispose: () => undefined }) },
+    stopRequested: () => stop,
+    throwIfCancelled: () => undefined,
+    progress: (p: JobProgress) => {
+      if (p.stage === 'train' && p.metrics['loss'] !== undefined) {
+        losses.push(p.metrics['loss']);
+        if (opts.stopAfter !== undefined && losses.length >= opts.stopAfter) stop = 'checkpoint';
+      }
+    },
+    log: (_level: string, m: string) => void logs.push(m),
+  };
+  return { ctx, losses, logs };
+}
+
+function corpus(dir: string): string {
+  const file = path.join(dir, 'train.jsonl');
+  const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ text: `Human: request ${i % 7}? Assistant: the answer ${(i * 13) % 11} is safe and helpful.` }));
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+function trainParams(dir: string, over: Partial<TrainLmParams> = {}): TrainLmParams {
+  return {
+    model: { preset: 'nano' }, data: { path: corpus(dir), format: 'jsonl-text' }, steps: 6, batchSize: 4, seqLen: 32, lr: 3e-3,
+    schedule: { kind: 'linear-warmup', warmupSteps: 2 }, weightDecay: 0.01, clipNorm: 1, accumulate: 1, seed: 7,
+    checkpointDir: path.join(dir, 'ckpt'), checkpointEvery: 3, keepLast: 2, ...over,
+  };
+}
+
+describe('engine (wasm)', () => {
+  before(async () => {
+    const report = await initializeBackend({ backend: 'wasm' });
+    assert.equal(report.backend, 'wasm');
+    assert.ok(report.selfTest.ok);
+  });
+
+  it('keeps the tensor count flat over 100 training steps', async () => {
+    const config = presetConfig('nano');
+    const rng = new Rng(3);
+    const pool = await ReplicaPool.create({ config, weights: initWeights(config, () => rng.normal()), optimizer: { lr: 1e-3, weightDecay: 0.01 } }, { workers: 1, backend: 'wasm' });
+    const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 31) % config.vocabSize);
+    const counts: number[] = [];
+    const losses: number[] = [];
+    for (let step = 0; step < 100; step++) {
+      const r = await pool.trainStep([sampleWindows(tokens, 4, 33, rng)], 1e-3, 1, step);
+      losses.push(r.loss);
+      counts.push(tf.memory().numTensors);
+    }
+    await pool.dispose();
+    assert.equal(counts[99], counts[0], `tensors after step 1: ${counts[0]}, after step 100: ${counts[99]}`);
+    assert.ok(losses[99]! < losses[0]! * 0.6, `loss fell from ${losses[0]} to ${losses[99]}`);
+  });
+
+  it('gives identical losses for the same seed, and two worker threads agree with one', async () => {
+    const a = tmp();
+    const b = tmp();
+    const r1 = context();
+    const r2 = context();
+    await runTrainLm(trainParams(a), r1.ctx);
+    await runTrainLm(trainParams(b), r2.ctx);
+    assert.deepEqual(r1.losses, r2.losses);
+    // Two replicas split every batch; the mean gradient is the same up to float summation order.
+    const config = presetConfig('nano');
+    const rng = new Rng(5);
+    const weights = initWeights(config, () => rng.normal());
+    const one = await ReplicaPool.create({ config, weights, optimizer: { lr: 1e-3, weightDecay: 0.01 } }, { workers: 1, backend: 'wasm' });
+    const two = await ReplicaPool.create({ config, weights, optimizer: { lr: 1e-3, weightDecay: 0.01 } }, { workers: 2, backend: 'wasm' });
+    assert.equal(two.size, 2);
+    const tokens = Int32Array.from({ length: 3000 }, (_, i) => (i * 17 + 3) % config.vocabSize);
+    for (let step = 0; step < 4; step++) {
+      const batch = sampleWindows(tokens, 6, 33, new Rng(step));
+      const x = await one.trainStep([batch], 1e-3, 1, step);
+      const y = await two.trainStep([batch], 1e-3, 1, step);
+      assert.ok(Math.abs(x.loss - y.loss) < 1e-4 * x.loss, `step ${step}: loss ${x.loss} vs ${y.loss}`);
+      assert.ok(Math.abs(x.gradNorm - y.gradNorm) < 1e-3 * x.gradNorm, `step ${step}: grad norm ${x.gradNorm} vs ${y.gradNorm}`);
+    }
+    const w1 = await one.exportWeights();
+    const w2 = await two.exportWeights();
+    let maxDiff = 0;
+    for (const [n, t] of w1) for (let i = 0; i < t.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(t.data[i]! - w2.get(n)!.data[i]!));
+    assert.ok(maxDiff < 1e-4, `weights differ by ${maxDiff}`);
+    await one.dispose();
+    await two.dispose();
+  });
+
+  it('stops with a checkpoint and resumes to the same losses as an uninterrupted run', async () => {
+    const whole = tmp();
+    const parts = tmp();
+    const full = context();
+    const res = await runTrainLm(trainParams(whole, { checkpointEvery: 0 }), full.ctx);
+    assert.equal(res.steps, 6);
+    const first = context({ stopAfter: 4 });
+    const stopped = await runTrainLm(trainParams(parts, { checkpointEvery: 0 }), first.ctx);
+    assert.equal(stopped.steps, 4);
+    assert.ok(stopped.checkpoint?.endsWith('step-000004'));
+    const second = context();
+    const done = await runTrainLm(trainParams(parts, { checkpointEvery: 0 }), second.ctx);
+    assert.equal(done.steps, 6);
+    assert.ok(second.logs.some((l) => l.includes('resuming from')));
+    assert.deepEqual([...first.losses, ...second.losses], full.losses);
+  });
+
+  it('stops on a non-finite loss with a diagnostic and keeps the last good checkpoint', async () => {
+    const dir = tmp();
+    const r = context();
+    await assert.rejects(runTrainLm(trainParams(dir, { lr: 1e36, weightDecay: 1, clipNorm: 0, steps: 8, checkpointEvery: 1 }), r.ctx), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'nonfinite');
+      assert.match(e.message, /(loss|gradient norm) is (NaN|Infinity|-Infinity) at step \d+/);
+      assert.match(e.message, /last good checkpoint is .*step-\d+/);
+      return true;
+    });
+  });
+
+  it('saves a trained model as a Hugging Face folder that loads back here and in PyTorch', async (t) => {
+    const dir = tmp();
+    const r = context();
+    const res = await runTrainLm(trainParams(dir, { model: { path: path.join(FIXTURES, 'llama-tiny') }, steps: 3, seqLen: 24, saveTo: path.join(dir, 'model') }), r.ctx);
+    assert.equal(res.savedTo, path.join(dir, 'model'));
+    const back = await loadHfFolder(res.savedTo!);
+    assert.equal(back.config.arch, 'llama');
+    assert.ok(back.tokenizer, 'the tokenizer travels with the model');
+    const model = CausalLM.fromWeights(back.config, back.weights);
+    const ids = [[1, 40, 50, 60, 70, 80]];
+    const logits = tf.tidy(() => model.logits(model.forward(tf.tensor2d(ids.flat(), [1, 6], 'int32')).hidden).dataSync() as Float32Array);
+    model.dispose();
+    let torchOut: string;
+    try {
+      torchOut = execFileSync(process.env.CAI_PYTHON ?? '/usr/bin/python3', [path.join(__dirname, '..', 'reference', 'roundtrip.py'), res.savedTo!, '--logits-for', JSON.stringify(ids)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      if (process.env.CAI_REQUIRE_TORCH) throw e;
+      t.skip(`PyTorch is not available: ${(e as Error).message.split('\n')[0]}`);
+      return;
+    }
+    const want = (JSON.parse(torchOut) as { logits: number[][][] }).logits.flat(2);
+    let maxDiff = 0;
+    let maxRef = 0;
+    want.forEach((w, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(w - logits[i]!));
+      maxRef = Math.max(maxRef, Math.abs(w));
+    });
+    assert.ok(maxDiff / maxRef < 1e-4, `PyTorch logits of the saved model differ by ${maxDiff / maxRef}`);
+  });
+
+  it('stops at an EOS only when the model names one', () => {
+    const config = presetConfig('nano');
+    const rng = new Rng(2);
+    const model = CausalLM.init(config, () => rng.normal());
+    const [free] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
+    assert.equal(free!.tokens.length, 6);
+    assert.equal(free!.finishReason, 'length');
+    const eos = free!.tokens[2]!;
+    const [stopped] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [eos], rng: new Rng(1) });
+    assert.equal(stopped!.finishReason, 'eos');
+    assert.deepEqual(stopped!.tokens, free!.tokens.slice(0, free!.tokens.indexOf(eos) + 1));
+    // Sampling is reproducible from the seed.
+    const s1 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
+    const s2 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
+    assert.deepEqual(s1, s2);
+    model.dispose();
+  });
+});
