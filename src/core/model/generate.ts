@@ -70,11 +70,12 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
   let maskHost = mask;
   let S = L;
   let cache: KvCache | undefined;
+  const head = model.headMatrix();
   let logits = tf.tidy(() => {
     const r = model.forward(tf.tensor2d(ids, [B, L], 'int32'), { attentionMask: tf.tensor2d(mask, [B, L]), positions: tf.tensor2d(pos, [B, L], 'int32'), useCache: true });
     cache = keepCache(r.cache!);
     const last = tf.reshape(tf.slice(tf.reshape(r.hidden, [B, L, model.config.dModel]), [0, L - 1, 0], [B, 1, model.config.dModel]), [B, model.config.dModel]) as tf.Tensor2D;
-    return model.logits(last);
+    return model.logits(last, head);
   });
   try {
     for (let step = 0; step < maxNew; step++) {
@@ -115,11 +116,12 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
       logits = tf.tidy(() => {
         const r = model.forward(tf.tensor2d(next, [B, 1], 'int32'), { attentionMask: tf.tensor2d(maskHost, [B, S]), positions: tf.tensor2d(stepPos, [B, 1], 'int32'), cache: prev, useCache: true });
         cache = keepCache(r.cache!);
-        return model.logits(r.hidden);
+        return model.logits(r.hidden, head);
       });
       disposeCache(prev);
     }
   } finally {
+    head.dispose();
     if (!logits.isDisposed) logits.dispose();
     if (cache) disposeCache(cache);
   }

@@ -120,9 +120,18 @@ export class CausalLM {
     return { hidden, ...(options.useCache ? { cache: { layers: newLayers, length: S } } : {}) };
   }
 
-  /** Next-token logits for hidden states [N, D] → [N, V]. */
-  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * Next-token logits for hidden states [N, D] → [N, V]. `head` is the output matrix as [D, V]
+   * when the caller keeps one (generation transposes a tied embedding once, not every step).
+   */
+  logits(hidden: tf.Tensor2D, head?: tf.Tensor2D): tf.Tensor2D {
+    if (head) return tf.matMul(hidden, head);
     return this.config.tieEmbeddings ? tf.matMul(hidden, this.p('wte'), false, true) : tf.matMul(hidden, this.p('lm_head'));
+  }
+
+  /** The output matrix as [D, V] (a new tensor when the embedding is tied; the caller disposes it). */
+  headMatrix(): tf.Tensor2D {
+    return this.config.tieEmbeddings ? tf.transpose(this.p('wte')) as tf.Tensor2D : tf.clone(this.p('lm_head')) as tf.Tensor2D;
   }
 
   /** A scalar head on hidden states [N, D] → [N]. */
@@ -232,9 +241,10 @@ export class CausalLM {
     const q3 = tf.slice(qk, [0, 0], [N, H * hd]);
     const k3 = tf.slice(qk, [0, H * hd], [N, KV * hd]);
     // [B, T, KV, G, hd] → [B, KV, G, T, hd] → [B, KV, G·T, hd]
-    const q = tf.reshape(tf.transpose(tf.reshape(q3, [B, T, KV, G, hd]), [0, 2, 3, 1, 4]), [B, KV, G * T, hd]);
-    let k = tf.transpose(tf.reshape(k3, [B, T, KV, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
-    let v = tf.transpose(tf.reshape(v3, [B, T, KV, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+    // With one new token the transposes below only move an axis of size 1: a reshape does it.
+    const q = T === 1 ? tf.reshape(q3, [B, KV, G, hd]) : tf.reshape(tf.transpose(tf.reshape(q3, [B, T, KV, G, hd]), [0, 2, 3, 1, 4]), [B, KV, G * T, hd]);
+    let k = (T === 1 ? tf.reshape(k3, [B, KV, 1, hd]) : tf.transpose(tf.reshape(k3, [B, T, KV, hd]), [0, 2, 1, 3])) as tf.Tensor4D;
+    let v = (T === 1 ? tf.reshape(v3, [B, KV, 1, hd]) : tf.transpose(tf.reshape(v3, [B, T, KV, hd]), [0, 2, 1, 3])) as tf.Tensor4D;
     if (cache) {
       k = tf.concat([cache.k, k], 2);
       v = tf.concat([cache.v, v], 2);
@@ -243,7 +253,7 @@ export class CausalLM {
     const scores = tf.reshape(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), [B, KV, G, T, S]);
     const probs = tf.reshape(tf.softmax(tf.add(scores, bias)), [B, KV, G * T, S]);
     const o = tf.matMul(probs, v); // [B, KV, G·T, hd]
-    const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, KV, G, T, hd]), [0, 3, 1, 2, 4]), [N, H * hd]) as tf.Tensor2D;
+    const merged = (T === 1 ? tf.reshape(o, [N, H * hd]) : tf.reshape(tf.transpose(tf.reshape(o, [B, KV, G, T, hd]), [0, 3, 1, 2, 4]), [N, H * hd])) as tf.Tensor2D;
     return { out: this.linear(merged, `h.${i}.attn.wo`, `h.${i}.attn.bo`), k, v };
   }
 
