@@ -192,4 +192,33 @@ describe('engine (wasm)', () => {
     assert.deepEqual(s1, s2);
     model.dispose();
   });
+
+  it('scalar heads on the trunk: a reward head learns a preference, a value head scores every token', () => {
+    const config = presetConfig('nano');
+    const rng = new Rng(4);
+    const model = CausalLM.init(config, () => rng.normal(), ['reward', 'value']);
+    assert.ok(model.hasHead('reward') && model.hasHead('value'));
+    const good = tf.tensor2d([[1, 2, 3, 4, 5, 6]], [1, 6], 'int32');
+    const bad = tf.tensor2d([[1, 2, 3, 9, 9, 9]], [1, 6], 'int32');
+    const last = (ids: tf.Tensor2D): tf.Tensor1D => tf.slice(model.head(model.forward(ids).hidden, 'reward'), [5], [1]) as tf.Tensor1D;
+    const margin = (): number => tf.tidy(() => tf.sub(last(good), last(bad)).dataSync()[0]!);
+    const before = margin();
+    const vars = [...model.params.values()];
+    for (let i = 0; i < 30; i++) {
+      tf.tidy(() => {
+        // Preference-model loss: -log σ(r_good - r_bad) = softplus(r_bad - r_good).
+        const { grads } = tf.variableGrads(() => tf.mean(tf.softplus(tf.neg(tf.sub(last(good), last(bad))))) as tf.Scalar, vars);
+        for (const v of vars) if (grads[v.name]) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 0.05)));
+      });
+    }
+    assert.ok(margin() > before + 1, `margin ${before} → ${margin()}`);
+    const values = tf.tidy(() => model.head(model.forward(good).hidden, 'value').dataSync());
+    assert.equal(values.length, 6);
+    const saved = model.exportWeights();
+    assert.ok(saved.has('reward.w') && saved.has('value.b'));
+    good.dispose();
+    bad.dispose();
+    model.dispose();
+  });
 });
+

@@ -31,12 +31,15 @@ export interface ForwardResult {
   cache?: KvCache;
 }
 
-/** How the token-embedding gradient is formed: tfjs's gather gradient, or a scatter-add on the host (backends without UnsortedSegmentSum). */
-export type EmbeddingGradMode = 'native' | 'host';
+/**
+ * How the token-embedding gradient is formed: tfjs's gather gradient, a scatter-add on the host
+ * (backends without UnsortedSegmentSum, such as WASM), or `auto`: whichever the current backend supports.
+ */
+export type EmbeddingGradMode = 'auto' | 'native' | 'host';
 
 export class CausalLM {
   readonly params: Map<string, tf.Variable>;
-  embeddingGrad: EmbeddingGradMode = 'native';
+  embeddingGrad: EmbeddingGradMode = 'auto';
   private readonly masks = new Map<number, tf.Tensor>();
   private ropeTables: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
 
@@ -189,7 +192,8 @@ export class CausalLM {
 
   private embed(flatIds: tf.Tensor1D): tf.Tensor2D {
     const wte = this.p('wte');
-    if (this.embeddingGrad === 'native') return tf.gather(wte, flatIds) as tf.Tensor2D;
+    const mode = this.embeddingGrad === 'auto' ? (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'native' : 'host') : this.embeddingGrad;
+    if (mode === 'native') return tf.gather(wte, flatIds) as tf.Tensor2D;
     const hostIds = flatIds.dataSync();
     const [V, D] = wte.shape as [number, number];
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
