@@ -120,7 +120,7 @@ export interface GenerateOutput {
   /** The generated text only, without the prompt. */
   text: string;
   tokens: number[];
-  /** Log-probability of each generated token under the sampling distribution. */
+  /** Log-probability of each generated token under the model (before temperature, top-k and top-p). */
   logprobs: number[];
   finishReason: 'length' | 'eos' | 'stop';
 }
