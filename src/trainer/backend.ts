@@ -161,7 +161,7 @@ async function selfTest(name: BackendName): Promise<{ ok: boolean; seconds: numb
 }
 
 /** Makes a backend current (with its self-test) and reports what happened. */
-export async function initializeBackend(params: Pick<InitializeParams, 'backend' | 'wasmThreads'>): Promise<BackendReport> {
+export async function initializeBackend(params: Pick<InitializeParams, 'backend' | 'wasmThreads'>, testing: { corruptSelfTest?: BackendName[] } = {}): Promise<BackendReport> {
   const requested: BackendChoice = params.backend;
   if (!BUNDLED_BACKENDS.cpu || !BUNDLED_BACKENDS.wasm) throw new Error('the bundled TensorFlow.js backends are missing');
   const candidates = requested === 'auto' ? AUTO_ORDER : [requested];
@@ -174,6 +174,7 @@ export async function initializeBackend(params: Pick<InitializeParams, 'backend'
       continue;
     }
     const test = await selfTest(name);
+    if (testing.corruptSelfTest?.includes(name)) Object.assign(test, { ok: false, error: 'self-test value 0 is NaN, expected a finite loss (corrupted for a test)' });
     if (!test.ok) {
       fallbacks.push({ backend: name, error: `self-test failed: ${test.error}` });
       continue;

@@ -189,6 +189,8 @@ export function serveTrainer(reader: MessageReader, writer: MessageWriter, opts:
     initializing ??= opts.initializeBackend(params);
     try {
       report = await initializing;
+      for (const f of report.fallbacks) log('warn', `backend ${f.backend} not used: ${f.error}`);
+      log('info', `backend ${report.backend}: ${report.reason} (tfjs ${report.tfjsVersion}, Node ${report.nodeVersion}, self-test ${report.selfTest.seconds.toFixed(2)} s)`);
       return report;
     } catch (error) {
       initializing = undefined;

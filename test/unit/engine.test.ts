@@ -220,5 +220,23 @@ describe('engine (wasm)', () => {
     bad.dispose();
     model.dispose();
   });
+
+  it('auto reports every backend it passed over, and falls back when a self-test fails', async () => {
+    const order = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+    const auto = await initializeBackend({ backend: 'auto' });
+    const chosen = order.indexOf(auto.backend);
+    assert.ok(chosen >= 0);
+    assert.deepEqual(auto.fallbacks.map((f) => f.backend), order.slice(0, chosen));
+    for (const f of auto.fallbacks) assert.ok(f.error.length > 0);
+    assert.match(auto.reason, /^auto: /);
+    assert.equal(auto.nodeVersion, process.version);
+    assert.equal(auto.tfjsVersion, tf.version_core);
+    const broken = await initializeBackend({ backend: 'auto' }, { corruptSelfTest: ['tfjs-node-gpu', 'tfjs-node', 'wasm'] });
+    assert.equal(broken.backend, 'cpu');
+    assert.match(broken.fallbacks.find((f) => f.backend === 'wasm')!.error, /^self-test failed: /);
+    await assert.rejects(initializeBackend({ backend: 'wasm' }, { corruptSelfTest: ['wasm'] }), /no usable backend for 'wasm': wasm: self-test failed/);
+    await initializeBackend({ backend: 'wasm' });
+    assert.equal(tf.getBackend(), 'wasm');
+  });
 });
 
