@@ -26,6 +26,7 @@ import * as path from 'node:path';
 import type { HostTensor } from '../core/model/config.js';
 import { ModelFileError } from '../core/model/errors.js';
 import { parseSafetensors, parseSafetensorsHeader, writeSafetensors } from '../core/model/safetensors.js';
+import { isAlive } from './pids.js';
 
 export type TensorMap = ReadonlyMap<string, HostTensor>;
 
@@ -127,14 +128,6 @@ async function renameRetrying(from: string, to: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function parseMarker(text: string, step: number): Marker | undefined {
   try {

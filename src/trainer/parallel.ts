@@ -86,11 +86,11 @@ class WorkerHandle {
 /** Replicas of one model, in worker threads or in this thread, behind one asynchronous interface. */
 export class ReplicaPool {
   private constructor(
+    /** The replica in this thread (one-worker pools). */
     private readonly local: Replica | undefined,
     private readonly workers: WorkerHandle[],
-    private readonly gradBuffers: Float32Array[],
-    /** Rebuilds local-mode scratch memory only once. */
-    private localGrad: Float32Array | undefined,
+    /** The local replica's gradient buffer, reused every step. */
+    private readonly localGrad: Float32Array | undefined,
   ) {}
 
   /** Replicas in use (1 = this thread). */
@@ -101,13 +101,13 @@ export class ReplicaPool {
   static async create(init: ReplicaInit, opts: { workers: number; backend: BackendName }): Promise<ReplicaPool> {
     if (opts.workers <= 1) {
       const r = new Replica(init);
-      return new ReplicaPool(r, [], [], new Float32Array(r.layout.total));
+      return new ReplicaPool(r, [], new Float32Array(r.layout.total));
     }
     // Count parameters the same way a replica will (trunk + heads) to size the shared buffers.
     const probe = countParams(init);
     const sabs = Array.from({ length: opts.workers }, () => new SharedArrayBuffer(probe * 4));
     const handles = sabs.map(() => new WorkerHandle(startWorker()));
-    const pool = new ReplicaPool(undefined, handles, sabs.map((s) => new Float32Array(s)), undefined);
+    const pool = new ReplicaPool(undefined, handles, undefined);
     try {
       await Promise.all(handles.map((h, index) => h.call({ kind: 'init', init, backend: opts.backend, buffers: sabs, index })));
     } catch (e) {
@@ -174,19 +174,9 @@ export class ReplicaPool {
     await Promise.all(this.workers.map((w) => w.call({ kind: 'loadOptimizerState', state })));
   }
 
-  /** Tensors alive in each replica's backend (leak checks). */
-  async numTensors(): Promise<number[]> {
-    if (this.local) {
-      const tf = await import('@tensorflow/tfjs-core');
-      return [tf.memory().numTensors];
-    }
-    return Promise.all(this.workers.map((w) => w.call<number>({ kind: 'numTensors' })));
-  }
-
   async dispose(): Promise<void> {
     this.local?.dispose();
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    void this.gradBuffers;
   }
 }
 

@@ -28,6 +28,7 @@ import {
   TrainerErrorCodes,
 } from '../protocol/trainer.js';
 import { type JobContext, type JobRegistry, JobCancellationSource, JobCancelledError, toJobErrorInfo, unknownKindError } from './jobs.js';
+import { isAlive } from './pids.js';
 
 export interface TrainerOptions {
   registry: JobRegistry;
@@ -305,15 +306,6 @@ class FlushingIpcWriter extends AbstractMessageWriter implements MessageWriter {
   end(): void {}
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists, it belongs to someone else
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Exit codes of the trainer besides 0. */
 export const TrainerExitCodes = { fatal: 70, parentGone: 3 } as const;

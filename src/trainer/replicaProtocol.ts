@@ -15,8 +15,7 @@ export type WorkerRequestBody =
   | { kind: 'score'; prompt: number[]; continuations: number[][] }
   | { kind: 'exportWeights' }
   | { kind: 'optimizerState' }
-  | { kind: 'loadOptimizerState'; state: AdamWState }
-  | { kind: 'numTensors' };
+  | { kind: 'loadOptimizerState'; state: AdamWState };
 
 export type WorkerRequest = WorkerRequestBody & { id: number };
 

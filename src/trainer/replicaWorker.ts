@@ -2,7 +2,6 @@
 // driven by parallel.ts through the messages of replicaProtocol.ts.
 
 import { parentPort } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
 import { initializeBackend } from './backend';
 import { Replica } from './replica';
 import type { WorkerReply, WorkerRequest } from './replicaProtocol';
@@ -48,8 +47,6 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     case 'loadOptimizerState':
       need().loadOptimizerState(m.state);
       return true;
-    case 'numTensors':
-      return tf.memory().numTensors;
   }
 }
 
