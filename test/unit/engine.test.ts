@@ -186,6 +186,14 @@ describe('engine (wasm)', () => {
     const [stopped] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [eos], rng: new Rng(1) });
     assert.equal(stopped!.finishReason, 'eos');
     assert.deepEqual(stopped!.tokens, free!.tokens.slice(0, free!.tokens.indexOf(eos) + 1));
+    // A stop string ends a sequence; the text and tokens stop before it.
+    const decode = (ids: number[]): string => ids.map((i) => String.fromCharCode(65 + (i % 26))).join('');
+    const fullText = decode(free!.tokens);
+    const stopAt = fullText.slice(3, 5);
+    const [cut] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], stop: [stopAt], decode, rng: new Rng(1) });
+    assert.equal(cut!.finishReason, 'stop');
+    assert.equal(cut!.text, fullText.slice(0, fullText.indexOf(stopAt)));
+    assert.deepEqual(cut!.tokens, free!.tokens.slice(0, fullText.indexOf(stopAt)));
     // Sampling is reproducible from the seed.
     const s1 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
     const s2 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
