@@ -254,9 +254,19 @@ export class CausalLM {
       v = tf.concat([cache.v, v], 2);
     }
     const S = k.shape[2];
-    const scores = tf.reshape(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), [B, KV, G, T, S]);
-    const probs = tf.reshape(tf.softmax(tf.add(scores, bias)), [B, KV, G * T, S]);
-    const o = tf.matMul(probs, v); // [B, KV, G·T, hd]
+    let o: tf.Tensor; // [B, KV, G·T, hd]
+    if (T === 1) {
+      // One query per head (a decoding step): products of a vector with a short matrix are
+      // cheaper as broadcast multiplies and sums than as many tiny matrix products.
+      const qs = tf.reshape(tf.mul(q, 1 / Math.sqrt(hd)), [B, KV, G, 1, hd]);
+      const scores = tf.sum(tf.mul(qs, tf.reshape(k, [B, KV, 1, S, hd])), -1); // [B, KV, G, S]
+      const probs = tf.softmax(tf.add(tf.reshape(scores, [B, KV, G, 1, S]), bias)); // [B, KV, G, 1, S]
+      o = tf.sum(tf.mul(tf.reshape(probs, [B, KV, G, S, 1]), tf.reshape(v, [B, KV, 1, S, hd])), -2); // [B, KV, G, hd]
+    } else {
+      const scores = tf.reshape(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)), [B, KV, G, T, S]);
+      const probs = tf.reshape(tf.softmax(tf.add(scores, bias)), [B, KV, G * T, S]);
+      o = tf.matMul(probs, v);
+    }
     const merged = (T === 1 ? tf.reshape(o, [N, H * hd]) : tf.reshape(tf.transpose(tf.reshape(o, [B, KV, G, T, hd]), [0, 3, 1, 2, 4]), [N, H * hd])) as tf.Tensor2D;
     return { out: this.linear(merged, `h.${i}.attn.wo`, `h.${i}.attn.bo`), k, v };
   }
