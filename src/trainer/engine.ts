@@ -8,10 +8,11 @@ import type { HeadName, ModelConfig, WeightMap } from '../core/model/config';
 import { PRESETS, presetConfig } from '../core/model/config';
 import { ByteTokenizer, type Tokenizer } from '../core/model/tokenizer';
 import { initWeights } from '../core/model/transformer';
+import type { Generation } from '../core/model/generate';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng, type RngState } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
-import type { GenerateParams, GenerateResult, ModelRef, ScoreParams, ScoreResult, TrainLmParams, TrainLmResult } from '../protocol/trainer';
+import type { GenerateOutput, GenerateParams, GenerateResult, ModelRef, ScoreParams, ScoreResult, TrainLmParams, TrainLmResult } from '../protocol/trainer';
 import { JobKind } from '../protocol/trainer';
 import { currentBackend } from './backend';
 import { CheckpointStore } from './checkpoint';
@@ -53,7 +54,7 @@ export function defaultWorkers(): number {
   return Math.max(1, b.threads);
 }
 
-async function makePool(model: LoadedModel, items: number, optimizer?: { lr: number; weightDecay: number }): Promise<ReplicaPool> {
+export async function makePool(model: LoadedModel, items: number, optimizer?: { lr: number; weightDecay: number }): Promise<ReplicaPool> {
   const backend = currentBackend()?.backend ?? 'cpu';
   const workers = Math.min(defaultWorkers(), Math.max(1, items));
   return ReplicaPool.create({ config: model.config, weights: model.weights, ...(optimizer ? { optimizer } : {}) }, { workers, backend });
@@ -200,26 +201,32 @@ export async function runGenerate(p: GenerateParams, ctx: JobContext): Promise<G
     const out = await pool.generate({ prompts, maxNewTokens: p.maxNewTokens, temperature: p.temperature, ...(p.topK !== undefined ? { topK: p.topK } : {}), ...(p.topP !== undefined ? { topP: p.topP } : {}), eosTokenIds: [...model.config.eosTokenIds], seed: p.seed });
     ctx.throwIfCancelled();
     return {
-      outputs: out.map((g) => {
-        let tokens = g.tokens;
-        let logprobs = g.logprobs;
-        let text = model.tokenizer.decode(tokens, { skipSpecialTokens: true });
-        let finishReason = g.finishReason;
-        const cut = firstStop(text, p.stop ?? []);
-        if (cut !== undefined) {
-          text = text.slice(0, cut);
-          while (tokens.length > 0 && model.tokenizer.decode(tokens.slice(0, -1), { skipSpecialTokens: true }).length >= cut) {
-            tokens = tokens.slice(0, -1);
-            logprobs = logprobs.slice(0, -1);
-          }
-          finishReason = 'stop';
-        }
-        return { text, tokens, logprobs, finishReason };
-      }),
+      outputs: out.map((g) => finishText(g, model.tokenizer, p.stop ?? [])),
     };
   } finally {
     await pool.dispose();
   }
+}
+
+/**
+ * Decodes a generation and cuts it before the first stop string, dropping the tokens whose text
+ * lies past the cut.
+ */
+export function finishText(g: Generation, tokenizer: Tokenizer, stops: readonly string[]): GenerateOutput {
+  let tokens = g.tokens;
+  let logprobs = g.logprobs;
+  let text = tokenizer.decode(tokens, { skipSpecialTokens: true });
+  let finishReason = g.finishReason;
+  const cut = firstStop(text, stops);
+  if (cut !== undefined) {
+    text = text.slice(0, cut);
+    while (tokens.length > 0 && tokenizer.decode(tokens.slice(0, -1), { skipSpecialTokens: true }).length >= cut) {
+      tokens = tokens.slice(0, -1);
+      logprobs = logprobs.slice(0, -1);
+    }
+    finishReason = 'stop';
+  }
+  return { text, tokens, logprobs, finishReason };
 }
 
 function firstStop(text: string, stops: readonly string[]): number | undefined {
