@@ -12,12 +12,15 @@ import type { WeightMap } from '../core/model/config';
 import type { ContinuationScore, Generation } from '../core/model/generate';
 import type { AdamWState } from '../core/training/optimizer';
 import type { BackendName } from '../protocol/trainer';
-import { Replica, type GenerateRequest, type LmBatch, type ReplicaInit } from './replica';
+import type { PairBatch } from '../core/training/preference';
+import { Replica, type GenerateRequest, type LmBatch, type ReplicaInit, type TrainBatch } from './replica';
 import type { WorkerReply, WorkerRequest, WorkerRequestBody } from './replicaProtocol';
 
 export interface StepResult {
   loss: number;
   gradNorm: number;
+  /** Preference batches: r_a − r_b per pair, in batch order. */
+  margins?: number[];
 }
 
 /** The worker's code: the bundle beside this one, or (running from sources under tsx) the TypeScript entry. */
@@ -41,13 +44,30 @@ export function shares(n: number, k: number): { start: number; count: number }[]
   return out;
 }
 
-function sliceBatch(b: LmBatch, start: number, count: number): LmBatch {
+/** Rows [start, start+count) of a batch: token rows for LM batches, pairs for preference batches. */
+export function sliceBatch(t: TrainBatch, start: number, count: number): TrainBatch {
+  if (t.kind === 'lm') {
+    const b = t.batch;
+    return {
+      kind: 'lm',
+      batch: {
+        ids: b.ids.slice(start * b.cols, (start + count) * b.cols),
+        rows: count,
+        cols: b.cols,
+        ...(b.lossMask ? { lossMask: b.lossMask.slice(start * (b.cols - 1), (start + count) * (b.cols - 1)) } : {}),
+      },
+    };
+  }
+  const b = t.batch;
   return {
-    ids: b.ids.slice(start * b.cols, (start + count) * b.cols),
-    rows: count,
-    cols: b.cols,
-    ...(b.lossMask ? { lossMask: b.lossMask.slice(start * (b.cols - 1), (start + count) * (b.cols - 1)) } : {}),
+    kind: 'pm',
+    batch: { ids: b.ids.slice(2 * start * b.cols, 2 * (start + count) * b.cols), rows: 2 * count, cols: b.cols, lengths: b.lengths.slice(2 * start, 2 * (start + count)), labels: b.labels.slice(start, start + count) },
   };
+}
+
+/** Units a batch splits into: token rows, or pairs. */
+function unitsOf(t: TrainBatch): number {
+  return t.kind === 'lm' ? t.batch.rows : t.batch.labels.length;
 }
 
 class WorkerHandle {
@@ -56,6 +76,8 @@ class WorkerHandle {
   private failure: Error | undefined;
 
   constructor(readonly worker: Worker) {
+    // A pool someone forgot to dispose must not keep the process alive.
+    worker.unref();
     worker.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -118,31 +140,56 @@ export class ReplicaPool {
   }
 
   /**
-   * One optimizer step on `micro` (micro-batches of equal row counts): every replica takes its
-   * share of each micro-batch; the gradient is the mean over all rows.
+   * One optimizer step on `micro` (micro-batches of equal sizes): every replica takes its share
+   * of each micro-batch; the gradient is the mean over all rows (or pairs). Preference batches
+   * also return each pair's reward margin, in batch order.
    */
-  async trainStep(micro: LmBatch[], lr: number, clipNorm: number, step: number): Promise<StepResult> {
-    const scaleFor = (rows: number, total: number): number => rows / total / micro.length;
+  async trainStep(micro: (LmBatch | TrainBatch)[], lr: number, clipNorm: number, step: number): Promise<StepResult> {
+    const batches: TrainBatch[] = micro.map((m) => ('kind' in m ? m : { kind: 'lm', batch: m }));
+    const scaleFor = (units: number, total: number): number => units / total / batches.length;
     if (this.local) {
       const g = this.localGrad!;
       let loss = 0;
-      micro.forEach((b, i) => {
-        loss += this.local!.lmGradients(b, g, scaleFor(b.rows, b.rows), i > 0) / micro.length;
+      const margins: number[] = [];
+      batches.forEach((b, i) => {
+        const r = this.local!.gradients(b, g, scaleFor(1, 1), i > 0);
+        loss += r.loss / batches.length;
+        if (r.margins) margins.push(...r.margins);
       });
       const gradNorm = this.local.apply([g], lr, clipNorm, step, loss);
-      return { loss, gradNorm };
+      return { loss, gradNorm, ...(margins.length ? { margins } : {}) };
     }
     const k = this.workers.length;
-    const losses = await Promise.all(this.workers.map((w, wi) => {
-      const parts = micro.map((b) => {
-        const s = shares(b.rows, k)[wi];
-        return s ? { batch: sliceBatch(b, s.start, s.count), scale: scaleFor(s.count, b.rows), weight: s.count / b.rows / micro.length } : undefined;
+    const results = await Promise.all(this.workers.map((w, wi) => {
+      const parts = batches.map((b) => {
+        const total = unitsOf(b);
+        const s = shares(total, k)[wi];
+        return s ? { batch: sliceBatch(b, s.start, s.count), scale: scaleFor(s.count, total), weight: s.count / total / batches.length } : undefined;
       });
-      return w.call<number>({ kind: 'grads', parts: parts.filter((p) => p !== undefined) });
+      return w.call<{ loss: number; margins: number[] }>({ kind: 'grads', parts: parts.filter((p) => p !== undefined) });
     }));
-    const loss = losses.reduce((a, b) => a + b, 0);
+    const loss = results.reduce((a, r) => a + r.loss, 0);
     const norms = await Promise.all(this.workers.map((w) => w.call<number>({ kind: 'apply', lr, clipNorm, step, loss })));
-    return { loss, gradNorm: norms[0]! };
+    // Margins come back per worker share; put them back in batch order.
+    let margins: number[] | undefined;
+    if (batches.some((b) => b.kind === 'pm')) {
+      margins = [];
+      const perWorker = results.map((r) => [...r.margins]);
+      for (const b of batches) {
+        const total = unitsOf(b);
+        shares(total, k).forEach((s, wi) => margins!.push(...perWorker[wi]!.splice(0, s.count)));
+      }
+    }
+    return { loss, gradNorm: norms[0]!, ...(margins ? { margins } : {}) };
+  }
+
+  /** Reward margins (r_a − r_b) of pairs without training (evaluation). */
+  async margins(batch: PairBatch): Promise<number[]> {
+    if (this.local) return this.local.margins(batch);
+    const k = this.workers.length;
+    const parts = shares(batch.labels.length, k);
+    const res = await Promise.all(parts.map((s, i) => this.workers[i]!.call<number[]>({ kind: 'margins', batch: (sliceBatch({ kind: 'pm', batch }, s.start, s.count) as { kind: 'pm'; batch: PairBatch }).batch })));
+    return res.flat();
   }
 
   async generate(req: GenerateRequest): Promise<Generation[]> {

@@ -10,6 +10,7 @@ import { AdamW, type AdamWState } from '../core/training/optimizer';
 import { clipScale } from '../core/training/clip';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
+import { preferenceLoss, rewardsAtLast, type PairBatch } from '../core/training/preference';
 import { embeddingGradMode } from './backend';
 
 export interface ReplicaInit {
@@ -18,6 +19,9 @@ export interface ReplicaInit {
   heads?: HeadName[];
   optimizer?: { lr: number; weightDecay: number; beta1?: number; beta2?: number; eps?: number };
 }
+
+/** What one training step works on. */
+export type TrainBatch = { kind: 'lm'; batch: LmBatch } | { kind: 'pm'; batch: PairBatch };
 
 /** Token batch for language-model loss: [rows, cols] ids, with an optional loss mask [rows, cols-1]. */
 export interface LmBatch {
@@ -74,15 +78,27 @@ export class Replica {
   }
 
   /**
-   * Mean LM loss of the batch and its gradient times `scale`, written into `out` (flat layout),
-   * or added to it when `add` is set (gradient accumulation over micro-batches).
+   * Mean loss of a batch and its gradient times `scale`, written into `out` (flat layout), or
+   * added to it when `add` is set (gradient accumulation over micro-batches). Language-model
+   * batches return the loss; preference batches also return each pair's reward margin.
    */
-  lmGradients(batch: LmBatch, out: Float32Array, scale = 1, add = false): number {
+  gradients(batch: TrainBatch, out: Float32Array, scale = 1, add = false): { loss: number; margins?: number[] } {
     const vars = this.layout.names.map((n) => this.model.params.get(n)!);
-    const lossValue = tf.tidy(() => {
-      const ids = tf.tensor2d(batch.ids, [batch.rows, batch.cols], 'int32');
-      const mask = batch.lossMask ? tf.tensor2d(batch.lossMask, [batch.rows, batch.cols - 1]) : undefined;
-      const { value, grads } = tf.variableGrads(() => this.model.lmLoss(ids, mask), vars);
+    return tf.tidy(() => {
+      let margins: tf.Tensor | undefined;
+      const lossFn = (): tf.Scalar => {
+        if (batch.kind === 'lm') {
+          const b = batch.batch;
+          const ids = tf.tensor2d(b.ids, [b.rows, b.cols], 'int32');
+          const mask = b.lossMask ? tf.tensor2d(b.lossMask, [b.rows, b.cols - 1]) : undefined;
+          return this.model.lmLoss(ids, mask);
+        }
+        const r = preferenceLoss(rewardsAtLast(this.model, batch.batch), tf.tensor1d(batch.batch.labels));
+        // Kept past variableGrads' own scope; read and freed below.
+        margins = tf.keep(r.margins);
+        return r.loss;
+      };
+      const { value, grads } = tf.variableGrads(lossFn, vars);
       for (let i = 0; i < vars.length; i++) {
         const g = grads[vars[i]!.name];
         const o = this.layout.offsets[i]!;
@@ -95,9 +111,10 @@ export class Replica {
         else if (scale === 1) out.set(data, o);
         else for (let j = 0; j < data.length; j++) out[o + j] = data[j]! * scale;
       }
-      return value.dataSync()[0]!;
+      const m = margins ? Array.from(margins.dataSync()) : undefined;
+      margins?.dispose();
+      return { loss: value.dataSync()[0]!, ...(m ? { margins: m } : {}) };
     });
-    return lossValue;
   }
 
   /**
@@ -128,6 +145,11 @@ export class Replica {
       opt.step(grads, lr);
     });
     return norm;
+  }
+
+  /** r_a − r_b per pair, without gradients. */
+  margins(batch: PairBatch): number[] {
+    return tf.tidy(() => Array.from(preferenceLoss(rewardsAtLast(this.model, batch), tf.tensor1d(batch.labels)).margins.dataSync()));
   }
 
   generate(req: GenerateRequest): Generation[] {

@@ -2,13 +2,16 @@
 
 import type { AdamWState } from '../core/training/optimizer';
 import type { BackendName } from '../protocol/trainer';
-import type { GenerateRequest, LmBatch, ReplicaInit } from './replica';
+import type { PairBatch } from '../core/training/preference';
+import type { GenerateRequest, ReplicaInit, TrainBatch } from './replica';
 
 export type WorkerRequestBody =
   /** Build the replica on `backend`; `buffers[index]` is this worker's gradient buffer. */
   | { kind: 'init'; init: ReplicaInit; backend: BackendName; buffers: SharedArrayBuffer[]; index: number }
   /** Gradients of this worker's shares, summed into its buffer; replies with its weighted loss. */
-  | { kind: 'grads'; parts: { batch: LmBatch; scale: number; weight: number }[] }
+  | { kind: 'grads'; parts: { batch: TrainBatch; scale: number; weight: number }[] }
+  /** Reward margins of pairs (no gradient). */
+  | { kind: 'margins'; batch: PairBatch }
   /** Sum all workers' buffers and take the optimizer step; replies with the gradient norm. */
   | { kind: 'apply'; lr: number; clipNorm: number; step: number; loss: number }
   | { kind: 'generate'; req: GenerateRequest }

@@ -28,14 +28,19 @@ async function handle(m: WorkerRequest): Promise<unknown> {
     case 'grads': {
       const r = need();
       let loss = 0;
+      const margins: number[] = [];
       m.parts.forEach((p, i) => {
-        loss += r.lmGradients(p.batch, own!, p.scale, i > 0) * p.weight;
+        const g = r.gradients(p.batch, own!, p.scale, i > 0);
+        loss += g.loss * p.weight;
+        if (g.margins) margins.push(...g.margins);
       });
       if (m.parts.length === 0) own!.fill(0);
-      return loss;
+      return { loss, margins };
     }
     case 'apply':
       return need().apply(buffers, m.lr, m.clipNorm, m.step, m.loss);
+    case 'margins':
+      return need().margins(m.batch);
     case 'generate':
       return need().generate(m.req);
     case 'score':

@@ -19,6 +19,7 @@ import { runTrainLm, sampleWindows } from '../../src/trainer/engine';
 import { loadHfFolder } from '../../src/trainer/hfFolder';
 import { ReplicaPool } from '../../src/trainer/parallel';
 import type { TrainLmParams } from '../../src/protocol/trainer';
+import { calibration, pairAccuracy, type PairBatch } from '../../src/core/training/preference';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'models');
 
@@ -245,6 +246,53 @@ describe('engine (wasm)', () => {
     await assert.rejects(initializeBackend({ backend: 'wasm' }, { corruptSelfTest: ['wasm'] }), /no usable backend for 'wasm': wasm: self-test failed/);
     await initializeBackend({ backend: 'wasm' });
     assert.equal(tf.getBackend(), 'wasm');
+  });
+
+  it('trains a preference model with soft labels; two workers agree with one and keep pair order', async () => {
+    const config = presetConfig('nano');
+    const rng = new Rng(8);
+    const weights = initWeights(config, () => rng.normal(), ['reward']);
+    // Pair i: one response contains token 7 ("good"), the other token 9; A is the good one on even i.
+    const makeBatch = (seed: number, pairs: number): PairBatch => {
+      const r = new Rng(seed);
+      const cols = 12;
+      const ids = new Int32Array(2 * pairs * cols);
+      const lengths = new Int32Array(2 * pairs);
+      const labels = new Float32Array(pairs);
+      for (let i = 0; i < pairs; i++) {
+        const aGood = i % 2 === 0;
+        for (const [row, good] of [[2 * i, aGood], [2 * i + 1, !aGood]] as const) {
+          const len = 6 + r.nextInt(6);
+          lengths[row] = len;
+          for (let t = 0; t < len; t++) ids[row * cols + t] = 20 + r.nextInt(50);
+          ids[row * cols + r.nextInt(len)] = good ? 7 : 9;
+        }
+        labels[i] = aGood ? 0.9 : 0.1;
+      }
+      return { ids, rows: 2 * pairs, cols, lengths, labels };
+    };
+    const one = await ReplicaPool.create({ config, weights, heads: ['reward'], optimizer: { lr: 3e-3, weightDecay: 0 } }, { workers: 1, backend: 'wasm' });
+    const two = await ReplicaPool.create({ config, weights, heads: ['reward'], optimizer: { lr: 3e-3, weightDecay: 0 } }, { workers: 2, backend: 'wasm' });
+    const evalBatch = makeBatch(999, 16);
+    const before = pairAccuracy(await one.margins(evalBatch), evalBatch.labels);
+    for (let step = 0; step < 25; step++) {
+      const b = makeBatch(step, 8);
+      const x = await one.trainStep([{ kind: 'pm', batch: b }], 3e-3, 1, step);
+      const y = await two.trainStep([{ kind: 'pm', batch: b }], 3e-3, 1, step);
+      assert.equal(x.margins!.length, 8);
+      assert.equal(y.margins!.length, 8);
+      // Before the first update both see the same weights: same margins, in the same pair order.
+      // (Later the replicas' summation order lets Adam's normalised steps drift apart.)
+      if (step === 0) x.margins!.forEach((m, i) => assert.ok(Math.abs(m - y.margins![i]!) < 1e-4 * Math.max(1, Math.abs(m)), `pair ${i}: ${m} vs ${y.margins![i]}`));
+    }
+    assert.ok(pairAccuracy(await one.margins(evalBatch), evalBatch.labels) >= 0.9);
+    const after = pairAccuracy(await two.margins(evalBatch), evalBatch.labels);
+    assert.ok(after >= 0.9 && after > before, `held-out accuracy ${before} → ${after}`);
+    const cal = calibration(await one.margins(evalBatch), evalBatch.labels);
+    assert.equal(cal.bins.reduce((a, b) => a + b.count, 0), 16);
+    assert.ok(cal.ece >= 0 && cal.ece <= 1);
+    await one.dispose();
+    await two.dispose();
   });
 });
 
