@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackendChoice, BackendReport, GenerateResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
+import type { BackendChoice, BackendReport, GenerateResult, PipelineParams, PipelineResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
 import { TrainerClient } from '../trainer/supervisor';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
@@ -156,6 +156,44 @@ const trainCmd: Command = {
   },
 };
 
+const runCmd: Command = {
+  summary: 'Run the Constitutional AI pipeline from a run configuration (*.run.yaml); --resume continues a run directory.',
+  usage: 'cai run RUN.yaml [--out DIR] [--resume RUN_DIR] [--stages critique,sft,pairs,feedback,pm] [--backend B] [--json]',
+  async run(args, cwd) {
+    const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'string' }, stages: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } }, this.usage);
+    const file = positionals[0];
+    if (!file) throw new UsageError(`no run configuration given — usage: ${this.usage}`);
+    const runFile = path.resolve(cwd, file);
+    if (!fs.existsSync(runFile)) throw new CliError(`${file}: no such file`, 2);
+    // The run's own checks (config, constitution, datasets) happen before the trainer starts.
+    const { prepareRun } = await import('../trainer/pipeline.js');
+    let backend: BackendChoice;
+    try {
+      backend = values['backend'] !== undefined ? backendOf(values['backend']) : prepareRun(runFile).config.backend;
+    } catch (e) {
+      throw new CliError((e as Error).message, 2);
+    }
+    const stages = typeof values['stages'] === 'string' ? values['stages'].split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+    const known = ['critique', 'sft', 'pairs', 'feedback', 'pm', 'ppo', 'eval'];
+    for (const s of stages ?? []) if (!known.includes(s)) throw new UsageError(`--stages: unknown stage '${s}' (stages: ${known.join(', ')})`);
+    const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(__dirname), 'package.json'), 'utf8')) as { version: string };
+    const end = await runInTrainer<'pipeline'>({
+      kind: 'pipeline',
+      params: {
+        runFile,
+        ...(typeof values['out'] === 'string' ? { out: path.resolve(cwd, values['out']) } : {}),
+        ...(typeof values['resume'] === 'string' ? { resume: path.resolve(cwd, values['resume']) } : {}),
+        ...(stages ? { stages: stages as NonNullable<PipelineParams['stages']> } : {}),
+        studioVersion: pkg.version,
+      },
+    }, backend, 'run');
+    const r = end.result as PipelineResult;
+    if (values['json']) out(JSON.stringify({ outcome: end.outcome, dir: r.dir }));
+    else out(`${end.outcome}: ${r.dir}`);
+    return 0;
+  },
+};
+
 /** The Python that has PyTorch: $CAI_PYTHON, Debian's /usr/bin/python3, or python3 on PATH. */
 function pythonCandidates(): string[] {
   return [process.env.CAI_PYTHON, '/usr/bin/python3', 'python3'].filter((x): x is string => Boolean(x));
@@ -241,4 +279,4 @@ function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-export const ENGINE_COMMANDS: Record<string, Command> = { generate: generateCmd, score: scoreCmd, train: trainCmd, bench: benchCmd };
+export const ENGINE_COMMANDS: Record<string, Command> = { run: runCmd, generate: generateCmd, score: scoreCmd, train: trainCmd, bench: benchCmd };

@@ -57,6 +57,7 @@ export const JobKind = {
   trainLm: 'train-lm',
   generate: 'generate',
   score: 'score',
+  pipeline: 'pipeline',
 } as const;
 export type JobKind = (typeof JobKind)[keyof typeof JobKind];
 
@@ -147,6 +148,24 @@ export interface JobCatalog {
   'train-lm': { params: TrainLmParams; result: TrainLmResult };
   generate: { params: GenerateParams; result: GenerateResult };
   score: { params: ScoreParams; result: ScoreResult };
+  pipeline: { params: PipelineParams; result: PipelineResult };
+}
+
+/** A pipeline run from a run configuration (`*.run.yaml`), new or resumed. */
+export interface PipelineParams {
+  runFile: string;
+  /** Parent folder of a new run directory (default: the config's `out`). */
+  out?: string;
+  /** Continue this run directory. */
+  resume?: string;
+  /** Only these stages (default: every enabled stage). */
+  stages?: ('critique' | 'sft' | 'pairs' | 'feedback' | 'pm' | 'ppo' | 'eval')[];
+  studioVersion: string;
+}
+
+export interface PipelineResult {
+  /** The run directory. */
+  dir: string;
 }
 
 export type JobParams<K extends JobKind = JobKind> = JobCatalog[K]['params'];

@@ -261,6 +261,7 @@ export function createEngineRegistry(): JobRegistry {
   return new JobRegistry()
     .register(JobKind.trainLm, runTrainLm)
     .register(JobKind.generate, runGenerate)
-    .register(JobKind.score, runScore);
+    .register(JobKind.score, runScore)
+    .register(JobKind.pipeline, async (p, ctx) => ({ dir: await (await import('./pipeline.js')).runPipeline(p, ctx) }));
 }
 

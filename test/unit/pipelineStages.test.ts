@@ -114,7 +114,7 @@ describe('critique → revision', () => {
     const critic = new Scripted(() => '');
     const res = await critiqueAndRevise({ constitution: c, prompt: 'x', policy: new Scripted(() => 'first'), critic, rounds: 2, rng: new Rng(3), fewShot: false, direct: true, response: { maxTokens: 8, temperature: 0 }, critique: { maxTokens: 8, temperature: 0 } });
     assert.equal(critic.completions.length, 2);
-    assert.ok(res.rounds.every((r) => r.critique === null));
+    assert.ok(res.rounds.every((r) => r.critique === ''));
     assert.equal(res.final, 'first');
   });
 });

@@ -7,7 +7,10 @@ import type { ConstitutionData, ComparisonData, PrincipleData, TurnData } from '
 import { answerContinuations, renderComparisonPrompt, renderConversation, renderCritiquePrompt, renderDirectRevisionPrompt, renderRevisionPrompt } from '../constitution/render';
 import type { Rng } from '../training/rng';
 import type { CancelSignal, ChoiceMethod, Completion, CompletionRequest, Provider } from '../providers/types';
+import type { RevisionRound } from '../runs/records';
 import { answerLetter, clampLabel, combineOrders, normalisedFirst } from './labels';
+
+export type { RevisionRound };
 
 /** Draws one item with probability proportional to its weight (with replacement). */
 export function drawWeighted<T extends { weight: number }>(items: readonly T[], rng: Rng): T {
@@ -48,15 +51,6 @@ async function one(provider: Provider, req: CompletionRequest, signal?: CancelSi
   return out;
 }
 
-export interface RevisionRound {
-  round: number;
-  principle: string;
-  critique_request: string;
-  critique: string | null;
-  revision_request: string;
-  revision: string;
-}
-
 export interface RevisionResult {
   initial_response: string;
   rounds: RevisionRound[];
@@ -91,7 +85,7 @@ export async function critiqueAndRevise(opts: {
   for (let r = 0; r < opts.rounds; r++) {
     const principle: PrincipleData = drawWeighted(c.principles, opts.rng);
     const conversation: TurnData[] = [human, { role: 'assistant', text: current }];
-    let critique: string | null = null;
+    let critique = '';
     let revisionPrompt: string;
     if (opts.direct) {
       revisionPrompt = renderDirectRevisionPrompt(c, principle, conversation).text;

@@ -48,7 +48,7 @@ export interface PairRecord extends RunRecord {
   p_a_forward: number;
   /** P(A) with A shown second (already mapped back to A), or null when only one order was asked. */
   p_a_reversed: number | null;
-  /** The two orders disagree on which response is better (position bias). */
+  /** The preferred position changed when the responses were swapped (both orders prefer the same response); false: the same letter both times (position bias), or one order only. */
   flipped: boolean;
   label_method: LabelMethod;
   /** Chain-of-thought text, when used. */
