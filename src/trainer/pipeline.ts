@@ -272,6 +272,11 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
         }
         ctx.progress({ stage: 'feedback', step: ++done, totalSteps: samples.length, metrics: {} });
       }
+      const labels = run.read<PairRecord>('pairs.jsonl').records;
+      if (labels.length && !stopped) {
+        const flipRate = labels.filter((l) => l.flipped).length / labels.length;
+        metric('feedback', labels.length, { flip_rate: flipRate, position_bias: 1 - flipRate, mean_p_a: labels.reduce((a, l) => a + l.p_a, 0) / labels.length });
+      }
     },
     pm: async () => {
       const s = config.stages.pm;
