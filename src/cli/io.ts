@@ -2,19 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FileHost } from '../core/constitution/resolve.js';
 import { findConstitutionFiles } from '../server/files.js';
+import { nodeFileHost } from '../trainer/fileHost.js';
 import { CliError } from './args.js';
 
-export const fileHost = (cwd: string): FileHost => ({
-  read: (file) => {
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-  },
-  resolve: (from, rel) => path.resolve(path.dirname(from), rel),
-  display: (file) => displayPath(cwd, file),
-});
+export const fileHost = (cwd: string): FileHost => nodeFileHost((file) => displayPath(cwd, file));
 
 export function displayPath(cwd: string, file: string): string {
   const rel = path.relative(cwd, file);

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConstitutionData } from '../core/constitution/data';
-import { ConstitutionWorkspace, type FileHost } from '../core/constitution/resolve';
+import { ConstitutionWorkspace } from '../core/constitution/resolve';
 import { critiqueAndRevise, labelPair, responsePrompt, samplePair } from '../core/pipeline/stages';
 import { OpenAiProvider } from '../core/providers/openai';
 import type { Provider } from '../core/providers/types';
@@ -22,6 +22,7 @@ import type { BackendReport, ModelRef, PipelineParams } from '../protocol/traine
 import { currentBackend } from './backend';
 import { loadPairs, loadPrompts, loadQaVotes, type PromptItem } from './datasets';
 import { EmbeddedProvider } from './embeddedProvider';
+import { nodeFileHost } from './fileHost';
 import { loadModel, runTrainLm } from './engine';
 import { saveHfFolder } from './hfFolder';
 import { JobError, type JobContext } from './jobs';
@@ -31,17 +32,6 @@ import { RunDirectory } from './runDir';
 
 /** Stages this version runs; the others are refused before anything starts. */
 export const AVAILABLE_STAGES: readonly StageName[] = ['critique', 'sft', 'pairs', 'feedback', 'pm'];
-
-const nodeFiles: FileHost = {
-  read: (f) => {
-    try {
-      return fs.readFileSync(f, 'utf8');
-    } catch {
-      return undefined;
-    }
-  },
-  resolve: (from, rel) => path.resolve(path.dirname(from), rel),
-};
 
 function configError(message: string): JobError {
   return new JobError('config', message, false);
@@ -62,7 +52,7 @@ export function prepareRun(runFile: string): { config: RunConfig; constitution: 
     throw configError(d ? `${runFile}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}` : `${runFile}: invalid run configuration`);
   }
   const paths = resolveRunPaths(config, path.dirname(path.resolve(runFile)), (d, r) => path.resolve(d, r));
-  const res = new ConstitutionWorkspace(nodeFiles).resolve(paths.constitution);
+  const res = new ConstitutionWorkspace(nodeFileHost()).resolve(paths.constitution);
   if (!res) throw configError(`${runFile}: constitution '${config.constitution}' cannot be read (${paths.constitution})`);
   const cErr = res.diagnostics.find((d) => d.severity === 'error');
   if (cErr) throw configError(`${paths.constitution}:${cErr.range.start.line + 1}:${cErr.range.start.character + 1}: ${cErr.message}`);

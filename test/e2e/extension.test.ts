@@ -28,7 +28,7 @@ describe('Constitution Studio in VS Code (code-server)', () => {
     assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-e2e-ws-'));
-    for (const f of fs.readdirSync(path.join(REPO, 'examples'))) fs.copyFileSync(path.join(REPO, 'examples', f), path.join(workspace, f));
+    fs.cpSync(path.join(REPO, 'examples'), workspace, { recursive: true });
     for (const f of ['base.constitution.yaml', 'broken.constitution.yaml']) fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'lsp', f), path.join(workspace, f));
     server = await startCodeServer(workspace, VSIX);
     browser = await chromium.launch({
