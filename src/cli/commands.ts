@@ -7,6 +7,7 @@ import { previewPrompts, type RenderedPrompt } from '../core/constitution/render
 import { ConstitutionWorkspace, DEFAULT_NEAR_DUPLICATE_THRESHOLD, type Resolution } from '../core/constitution/resolve.js';
 import { CliError, parse, UsageError } from './args.js';
 import { ENGINE_COMMANDS } from './engineCommands.js';
+import { RUN_COMMANDS } from './runCommands.js';
 import { SERVE_COMMAND } from './serveCommand.js';
 import { color, displayPath, expandInputs, fileHost, Progress, readText, writeText } from './io.js';
 
@@ -274,6 +275,7 @@ export const COMMANDS: Record<string, Command> = {
   lsp,
   ...ENGINE_COMMANDS,
   serve: SERVE_COMMAND,
+  ...RUN_COMMANDS,
 };
 
 export { FormatError };

@@ -132,4 +132,43 @@ describe('cai run', () => {
       for (const [name] of cases) fs.rmSync(path.join(path.dirname(SMOKE), `.${name}.tmp.run.yaml`), { force: true });
     }
   });
+
+  it('lists, inspects and exports a run (TRL and HH rows); a torn last line is skipped and reported', () => {
+    assert.ok(reference, 'the first test made the reference run');
+    const ls = cai(['runs', 'ls', path.dirname(reference!), '--json']);
+    assert.equal(ls.code, 0, ls.stderr);
+    const listed = JSON.parse(ls.stdout) as { dir: string; stages: Record<string, string> }[];
+    assert.deepEqual(listed.map((r) => r.dir), [reference]);
+    assert.equal(listed[0]!.stages['pm'], 'done');
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-run-copy-'));
+    fs.cpSync(reference!, copy, { recursive: true });
+    fs.appendFileSync(path.join(copy, 'pairs.jsonl'), '{"id": "half a rec');
+    const ins = cai(['inspect', copy, '--json']);
+    assert.equal(ins.code, 0, ins.stderr);
+    const summary = JSON.parse(ins.stdout) as { counts: Record<string, number>; headline: Record<string, number>; tornLines: string[] };
+    assert.equal(summary.counts['pairs'], 8);
+    assert.deepEqual(summary.tornLines, ['pairs.jsonl']);
+    assert.ok(typeof summary.headline['mean_p_a'] === 'number' && typeof summary.headline['sft_loss'] === 'number');
+    const pairs = lines(path.join(reference!, 'pairs.jsonl'));
+    const decided = pairs.filter((p) => p['p_a'] !== 0.5).length;
+    const trl = path.join(copy, 'trl.jsonl');
+    const e1 = cai(['export-dataset', reference!, '--format', 'trl', '-o', trl]);
+    assert.equal(e1.code, 0, e1.stderr);
+    const rows = lines(trl);
+    assert.equal(rows.length, decided);
+    for (const r of rows) {
+      assert.ok(typeof r['prompt'] === 'string' && typeof r['chosen'] === 'string' && typeof r['rejected'] === 'string');
+      assert.ok((r['score'] as number) > 0.5);
+    }
+    const hh = path.join(copy, 'hh.jsonl');
+    assert.equal(cai(['export-dataset', reference!, '--format', 'hh', '-o', hh]).code, 0);
+    for (const r of lines(hh)) assert.ok((r['chosen'] as string).startsWith('\n\nHuman: ') && (r['rejected'] as string).includes('\n\nAssistant: '));
+    const again = cai(['export-dataset', reference!, '--format', 'hh', '-o', hh]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists \(use --force/);
+    const notRun = cai(['inspect', os.tmpdir()]);
+    assert.equal(notRun.code, 2);
+    assert.match(notRun.stderr, /not a run directory/);
+  });
 });
+

@@ -1,0 +1,180 @@
+// Commands that read run directories: `cai runs ls`, `cai inspect`, `cai export-dataset`.
+// They only read (through RunDirectory's reader, which skips and reports a torn last line).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Manifest, PairRecord } from '../core/runs/records';
+import { CliError, parse, UsageError } from './args';
+import type { Command } from './commands';
+
+const out = (s: string): void => void process.stdout.write(`${s}\n`);
+
+function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'manifest.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new CliError(`${dir}: not a run directory (no manifest.json)`, 2);
+  }
+  try {
+    return JSON.parse(text) as Manifest;
+  } catch (e) {
+    throw new CliError(`${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Records of a run file; a torn last line is skipped (and counted), any other bad line is an error. */
+function readRecords<T>(dir: string, file: string): { records: T[]; torn: boolean } {
+  const p = path.join(dir, file);
+  if (!fs.existsSync(p)) return { records: [], torn: false };
+  const lines = fs.readFileSync(p, 'utf8').split('\n');
+  const records: T[] = [];
+  let torn = false;
+  lines.forEach((l, i) => {
+    if (!l.trim()) return;
+    try {
+      records.push(JSON.parse(l) as T);
+    } catch {
+      const last = lines.slice(i + 1).every((x) => !x.trim());
+      if (!last) throw new CliError(`${p}:${i + 1}: not valid JSON`);
+      torn = true;
+    }
+  });
+  return { records, torn };
+}
+
+function findRuns(root: string, depth = 3): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, d: number): void => {
+    if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+      found.push(dir);
+      return;
+    }
+    if (d === 0) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules') walk(path.join(dir, e.name), d - 1);
+  };
+  walk(root, depth);
+  return found.sort();
+}
+
+interface RunSummary {
+  dir: string;
+  runId: string;
+  createdAt: string;
+  stages: Record<string, string>;
+  counts: Record<string, number>;
+  headline: Record<string, number>;
+  tornLines: string[];
+}
+
+function summarise(dir: string): RunSummary {
+  const m = readManifest(dir);
+  const counts: Record<string, number> = {};
+  const tornLines: string[] = [];
+  for (const f of ['revisions.jsonl', 'samples.jsonl', 'pairs.jsonl', 'metrics.jsonl']) {
+    const r = readRecords(dir, f);
+    counts[f.replace('.jsonl', '')] = r.records.length;
+    if (r.torn) tornLines.push(f);
+  }
+  const headline: Record<string, number> = {};
+  const pairs = readRecords<PairRecord>(dir, 'pairs.jsonl').records;
+  if (pairs.length) {
+    headline['mean_p_a'] = pairs.reduce((a, p) => a + p.p_a, 0) / pairs.length;
+    headline['flip_rate'] = pairs.filter((p) => p.flipped).length / pairs.length;
+  }
+  const metrics = readRecords<Record<string, unknown>>(dir, 'metrics.jsonl').records;
+  const last = (stage: string, key: string): void => {
+    const rows = metrics.filter((x) => x['stage'] === stage && typeof x[key] === 'number');
+    if (rows.length) headline[`${stage}_${key}`] = rows[rows.length - 1]![key] as number;
+  };
+  last('sft', 'loss');
+  last('pm', 'loss');
+  const evalFile = path.join(dir, 'eval.json');
+  if (fs.existsSync(evalFile)) {
+    try {
+      const e = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as { preference_model?: Record<string, { accuracy?: number }> };
+      for (const [k, v] of Object.entries(e.preference_model ?? {})) if (typeof v.accuracy === 'number') headline[`pm_accuracy_${k}`] = v.accuracy;
+    } catch (err) {
+      throw new CliError(`${evalFile}: ${(err as Error).message}`);
+    }
+  }
+  return { dir, runId: m.runId, createdAt: m.createdAt, stages: Object.fromEntries(Object.entries(m.stages).map(([k, v]) => [k, v.status])), counts, headline, tornLines };
+}
+
+const runsCmd: Command = {
+  summary: 'List the run directories under a folder (default: ./runs) with the status of each stage.',
+  usage: 'cai runs ls [DIR] [--json]',
+  run(args, cwd) {
+    const { values, positionals } = parse(args, { json: { type: 'boolean' } }, this.usage);
+    if (positionals[0] !== 'ls') throw new UsageError(`say what to do with runs: ls — usage: ${this.usage}`);
+    const root = path.resolve(cwd, positionals[1] ?? 'runs');
+    if (!fs.existsSync(root)) throw new CliError(`${positionals[1] ?? 'runs'}: no such folder`, 2);
+    const runs = findRuns(root).map(summarise);
+    if (values['json']) out(JSON.stringify(runs.map((r) => ({ dir: r.dir, runId: r.runId, createdAt: r.createdAt, stages: r.stages }))));
+    else if (runs.length === 0) out(`no runs under ${root}`);
+    else for (const r of runs) out(`${r.runId}  ${r.createdAt}  ${Object.entries(r.stages).map(([k, v]) => `${k}:${v}`).join(' ')}  ${path.relative(cwd, r.dir) || '.'}`);
+    return 0;
+  },
+};
+
+const inspectCmd: Command = {
+  summary: 'Show a run: the status of each stage, record counts and headline metrics.',
+  usage: 'cai inspect RUN_DIR [--json]',
+  run(args, cwd) {
+    const { values, positionals } = parse(args, { json: { type: 'boolean' } }, this.usage);
+    if (!positionals[0]) throw new UsageError(`no run directory given — usage: ${this.usage}`);
+    const s = summarise(path.resolve(cwd, positionals[0]));
+    if (values['json']) out(JSON.stringify(s));
+    else {
+      out(`${s.runId} (${s.createdAt})`);
+      for (const [k, v] of Object.entries(s.stages)) out(`  ${k.padEnd(9)} ${v}`);
+      out(`  records: ${Object.entries(s.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      for (const [k, v] of Object.entries(s.headline)) out(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+      if (s.tornLines.length) out(`  torn last line skipped in: ${s.tornLines.join(', ')}`);
+    }
+    return 0;
+  },
+};
+
+const exportDatasetCmd: Command = {
+  summary: 'Write a run\'s labelled pairs for other trainers: TRL preference rows, or HH-RLHF transcripts.',
+  usage: 'cai export-dataset RUN_DIR --format trl|hh -o FILE [--force]',
+  run(args, cwd) {
+    const { values, positionals } = parse(args, { format: { type: 'string' }, o: { type: 'string', short: 'o' }, force: { type: 'boolean' } }, this.usage);
+    const dir = positionals[0];
+    const format = values['format'];
+    const target = values['o'];
+    if (!dir || (format !== 'trl' && format !== 'hh') || typeof target !== 'string') throw new UsageError(`usage: ${this.usage}`);
+    const runDir = path.resolve(cwd, dir);
+    readManifest(runDir);
+    const file = path.resolve(cwd, target);
+    if (fs.existsSync(file) && !values['force']) throw new CliError(`${target} exists (use --force to replace it)`, 2);
+    const { records } = readRecords<PairRecord>(runDir, 'pairs.jsonl');
+    const rows: string[] = [];
+    let ties = 0;
+    for (const p of records) {
+      if (p.p_a === 0.5) {
+        ties++;
+        continue;
+      }
+      const aBetter = p.p_a > 0.5;
+      const chosen = aBetter ? p.response_a : p.response_b;
+      const rejected = aBetter ? p.response_b : p.response_a;
+      if (format === 'trl') rows.push(JSON.stringify({ prompt: p.prompt, chosen, rejected, score: aBetter ? p.p_a : 1 - p.p_a, id: p.id, principle: p.principle }));
+      else rows.push(JSON.stringify({ chosen: `\n\nHuman: ${p.prompt}\n\nAssistant: ${chosen}`, rejected: `\n\nHuman: ${p.prompt}\n\nAssistant: ${rejected}` }));
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, rows.length ? `${rows.join('\n')}\n` : '');
+    process.stderr.write(`${rows.length} pairs written to ${target}${ties ? ` (${ties} with P(A) = 0.5 left out)` : ''}\n`);
+    return 0;
+  },
+};
+
+export const RUN_COMMANDS: Record<string, Command> = { runs: runsCmd, inspect: inspectCmd, 'export-dataset': exportDatasetCmd };
