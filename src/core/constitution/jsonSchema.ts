@@ -53,17 +53,26 @@ function convert(spec: Spec): Record<string, unknown> {
       if (spec.role === 'template' && spec.template) out.default = TEMPLATES[spec.template].default;
       return out;
     }
-    case 'number': {
-      const out: Record<string, unknown> = { type: spec.integer ? 'integer' : 'number', description: spec.doc };
-      if (spec.minimum !== undefined) out.minimum = spec.minimum;
-      if (spec.maximum !== undefined) out.maximum = spec.maximum;
-      if (spec.default !== undefined) out.default = spec.default;
-      return out;
-    }
-    case 'boolean': {
-      const out: Record<string, unknown> = { type: 'boolean', description: spec.doc };
-      if (spec.default !== undefined) out.default = spec.default;
-      return out;
-    }
+    case 'number':
+      return numberSchema(spec);
+    case 'boolean':
+      return booleanSchema(spec);
   }
+}
+
+/** JSON Schema of a number field (shared by the constitution and run-config schemas). */
+export function numberSchema(spec: { doc: string; integer?: boolean; minimum?: number; exclusiveMinimum?: number; maximum?: number; default?: number }): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: spec.integer ? 'integer' : 'number', description: spec.doc };
+  if (spec.minimum !== undefined) out.minimum = spec.minimum;
+  if (spec.exclusiveMinimum !== undefined) out.exclusiveMinimum = spec.exclusiveMinimum;
+  if (spec.maximum !== undefined) out.maximum = spec.maximum;
+  if (spec.default !== undefined) out.default = spec.default;
+  return out;
+}
+
+/** JSON Schema of a boolean field. */
+export function booleanSchema(spec: { doc: string; default?: boolean }): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: 'boolean', description: spec.doc };
+  if (spec.default !== undefined) out.default = spec.default;
+  return out;
 }

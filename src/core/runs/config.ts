@@ -4,6 +4,7 @@
 // read that description. Parsing goes through the same located YAML tree as constitutions, so
 // every diagnostic carries the exact range of the key or value it is about.
 
+import { booleanSchema, numberSchema } from '../constitution/jsonSchema';
 import { TextIndex, type Span } from '../text.js';
 import { describeNode, parseYaml, type LMap, type LNode } from '../constitution/ast.js';
 import { DiagnosticCodes, type Diagnostic, type DiagnosticCode, type QuickFix, type Severity, type SpanDiagnostic } from '../constitution/diagnostics.js';
@@ -534,19 +535,10 @@ function toJsonSchema(spec: RunFieldSpec): Record<string, unknown> {
       if (spec.default !== undefined) out.default = spec.default;
       return out;
     }
-    case 'number': {
-      const out: Record<string, unknown> = { type: spec.integer ? 'integer' : 'number', description: spec.doc };
-      if (spec.minimum !== undefined) out.minimum = spec.minimum;
-      if (spec.exclusiveMinimum !== undefined) out.exclusiveMinimum = spec.exclusiveMinimum;
-      if (spec.maximum !== undefined) out.maximum = spec.maximum;
-      if (spec.default !== undefined) out.default = spec.default;
-      return out;
-    }
-    case 'boolean': {
-      const out: Record<string, unknown> = { type: 'boolean', description: spec.doc };
-      if (spec.default !== undefined) out.default = spec.default;
-      return out;
-    }
+    case 'number':
+      return numberSchema(spec);
+    case 'boolean':
+      return booleanSchema(spec);
     case 'tuple': {
       const out: Record<string, unknown> = {
         type: 'array',
