@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { HeadName, ModelConfig, WeightMap } from '../core/model/config';
 import { PRESETS, presetConfig } from '../core/model/config';
 import { ByteTokenizer, type Tokenizer } from '../core/model/tokenizer';
+import { configFromHf } from '../core/model/hfConfig';
 import { initWeights } from '../core/model/transformer';
 import type { Generation } from '../core/model/generate';
 import { NonFiniteError } from '../core/training/guard';
@@ -54,10 +55,24 @@ export function defaultWorkers(): number {
   return Math.max(1, b.threads);
 }
 
-export async function makePool(model: LoadedModel, items: number, optimizer?: { lr: number; weightDecay: number }): Promise<ReplicaPool> {
+/** Replicas of a loaded model for `items` units of work (no more workers than items). */
+export async function makePool(model: LoadedModel, items: number, optimizer?: { lr: number; weightDecay: number }, heads: HeadName[] = []): Promise<ReplicaPool> {
   const backend = currentBackend()?.backend ?? 'cpu';
   const workers = Math.min(defaultWorkers(), Math.max(1, items));
-  return ReplicaPool.create({ config: model.config, weights: model.weights, ...(optimizer ? { optimizer } : {}) }, { workers, backend });
+  return ReplicaPool.create({ config: model.config, weights: model.weights, ...(heads.length ? { heads } : {}), ...(optimizer ? { optimizer } : {}) }, { workers, backend });
+}
+
+/** A model's configuration without loading its weights. */
+export function modelConfigOf(ref: ModelRef): ModelConfig {
+  if ('preset' in ref) return presetConfig(ref.preset);
+  const file = path.join(path.resolve(ref.path), 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new JobError('model-file', `${file}: ${(e as Error).message}`, false);
+  }
+  return configFromHf(json, file);
 }
 
 /** Reads training text into one token stream, documents separated by the tokenizer's EOS (if any). */

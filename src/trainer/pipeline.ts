@@ -23,11 +23,10 @@ import { currentBackend } from './backend';
 import { loadPairs, loadPrompts, loadQaVotes, type PromptItem } from './datasets';
 import { EmbeddedProvider } from './embeddedProvider';
 import { nodeFileHost } from './fileHost';
-import { loadModel, runTrainLm } from './engine';
+import { loadModel, makePool, modelConfigOf, runTrainLm } from './engine';
 import { saveHfFolder } from './hfFolder';
 import { JobError, type JobContext } from './jobs';
 import { NodeHttpTransport } from './nodeHttp';
-import { ReplicaPool } from './parallel';
 import { RunDirectory } from './runDir';
 
 /** Stages this version runs; the others are refused before anything starts. */
@@ -196,10 +195,11 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const wantHelpful = Math.round(docs.length * s.helpfulnessRatio / Math.max(1e-9, 1 - s.helpfulnessRatio));
       if (wantHelpful > 0 && helpful.length) {
         const policy = await providers.get(config.roles.policy, seedOf('sft'));
+        const kept = new Map(run.read<{ id: string; text?: string }>('samples.jsonl').records.map((x) => [x.id, x.text]));
         for (let i = 0; i < Math.min(wantHelpful, helpful.length); i++) {
           const item = helpful[i]!;
           const id = recordId(['helpful-sample', item.id]);
-          let text = run.read<{ id: string; text: string }>('samples.jsonl').records.find((x) => x.id === id)?.text;
+          let text = kept.get(id);
           if (text === undefined) {
             const [out] = await samplePair({ constitution: c, prompt: item.prompt, policy, samples: 1, settings: { maxTokens: config.stages.critique.maxTokens, temperature: 1 }, seed: seedOf('sft') + i });
             text = out ?? '';
@@ -214,7 +214,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       fs.writeFileSync(dataFile, docs.map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
       const modelRef = providers.embeddedRef(config.roles.policy);
       const res = await runTrainLm({
-        model: modelRef, data: { path: dataFile, format: 'jsonl-text' }, steps: s.steps, batchSize: s.batchSize, seqLen: Math.min(s.seqLen, (await loadModel(modelRef, 0)).config.maxPositions - 1),
+        model: modelRef, data: { path: dataFile, format: 'jsonl-text' }, steps: s.steps, batchSize: s.batchSize, seqLen: Math.min(s.seqLen, modelConfigOf(modelRef).maxPositions - 1),
         lr: s.lr, schedule: s.schedule, weightDecay: 0.01, clipNorm: 1, accumulate: 1, seed: seedOf('sft'), checkpointDir: path.join(dir, 'checkpoints', 'sft'), checkpointEvery: Math.max(1, Math.ceil(s.steps / 4)), keepLast: 2, saveTo: sftModelDir,
       }, {
         ...ctx,
@@ -300,7 +300,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const nHeld = Math.floor(shuffled.length * s.evalFraction);
       const heldOut = shuffled.slice(0, nHeld);
       const train = shuffled.slice(nHeld);
-      const pool = await ReplicaPool.create({ config: model.config, weights: model.weights, heads: ['reward'], optimizer: { lr: s.lr, weightDecay: 0.01 } }, { workers: currentBackend()?.backend === 'wasm' ? Math.max(1, currentBackend()!.threads) : 1, backend: currentBackend()?.backend ?? 'cpu' });
+      const pool = await makePool(model, s.batchSize, { lr: s.lr, weightDecay: 0.01 }, ['reward']);
       try {
         const phases: [string, Pair[], number][] = [['pmp', pmp, pmp.length ? s.pmpSteps : 0], ['pm', train, train.length ? s.steps : 0]];
         let step = 0;

@@ -28,7 +28,7 @@ type NativeMatMul = (aId: number, aShape: Uint8Array, aRank: number, bId: number
 let native: NativeMatMul | undefined;
 
 /** Below this many multiply-adds per batch element, batched products stay in the backend's loop. */
-const SMALL_PRODUCT = Number(process.env.CAI_WASM_SMALL_PRODUCT ?? 16384);
+const SMALL_PRODUCT = 16384;
 
 function shapeBytes(shape: number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);

@@ -6,7 +6,7 @@
 // attention needs no copy of keys or values.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { type HeadName, type HostTensor, type ModelConfig, type WeightMap, configProblems, headShapes, parameterShapes } from './config';
+import { type HeadName, type ModelConfig, type WeightMap, configProblems, headShapes, parameterShapes } from './config';
 
 /** Keys and values of earlier positions, per layer: [B, KV, S, hd]. */
 export interface KvCache {
@@ -409,8 +409,4 @@ export function pickLogprobs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tens
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-export function hostTensor(t: tf.Tensor): HostTensor {
-  return { shape: [...t.shape], data: t.dataSync() as Float32Array };
 }
