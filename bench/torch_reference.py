@@ -70,6 +70,17 @@ def matmul_params(model: torch.nn.Module) -> int:
 # KV-cache forward (the reference model itself only recomputes; the cache lives here)
 # ---------------------------------------------------------------------------------------------
 
+
+def _extend_cache(cache, i, k, v):
+    """Appends this step's keys and values to layer i's cache; returns the whole cache."""
+    if cache[i] is not None:
+        k = torch.cat([cache[i][0], k], dim=2)
+        v = torch.cat([cache[i][1], v], dim=2)
+    else:
+        k, v = k.contiguous(), v.contiguous()
+    cache[i] = (k, v)
+    return k, v
+
 def cached_forward(model: torch.nn.Module, ids: torch.Tensor, cache: list, offset: int) -> torch.Tensor:
     """Run `ids` [B, t] at positions offset..offset+t-1, extending `cache` in place; returns last logits [B, V]."""
     if isinstance(model, tm.GPT2LMHeadModel):
@@ -77,12 +88,7 @@ def cached_forward(model: torch.nn.Module, ids: torch.Tensor, cache: list, offse
         for i, block in enumerate(model.transformer.h):
             attn = block.attn
             q, k, v = attn.qkv(block.ln_1(x))
-            if cache[i] is not None:
-                k = torch.cat([cache[i][0], k], dim=2)
-                v = torch.cat([cache[i][1], v], dim=2)
-            else:
-                k, v = k.contiguous(), v.contiguous()
-            cache[i] = (k, v)
+            k, v = _extend_cache(cache, i, k, v)
             y = tm.causal_attention(q, k, v, attn.head_dim ** -0.5, q_offset=offset)
             x = x + attn.merge(y)
             x = x + block.mlp(block.ln_2(x))
@@ -92,12 +98,7 @@ def cached_forward(model: torch.nn.Module, ids: torch.Tensor, cache: list, offse
     for i, layer in enumerate(model.model.layers):
         attn = layer.self_attn
         q, k, v = attn.qkv(layer.input_layernorm(x), cos, sin)
-        if cache[i] is not None:
-            k = torch.cat([cache[i][0], k], dim=2)
-            v = torch.cat([cache[i][1], v], dim=2)
-        else:
-            k, v = k.contiguous(), v.contiguous()
-        cache[i] = (k, v)
+        k, v = _extend_cache(cache, i, k, v)
         y = tm.causal_attention(q, attn.repeat_kv(k), attn.repeat_kv(v), attn.head_dim ** -0.5, q_offset=offset)
         x = x + attn.merge(y)
         x = x + layer.mlp(layer.post_attention_layernorm(x))

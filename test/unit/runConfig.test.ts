@@ -6,22 +6,11 @@ import Ajv from 'ajv';
 import { parse } from 'yaml';
 import type { Diagnostic } from '../../src/core/constitution/diagnostics.js';
 import { joinPath, parseRunConfig, resolveRunPaths, runConfigFieldList, runConfigJsonSchema, STAGE_NAMES, type RunConfig } from '../../src/core/runs/config.js';
+import { rangeOf } from '../support/ranges';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const SMOKE = path.join(REPO, 'examples', 'smoke.run.yaml');
 
-/** Where `needle` is in `text` (after the first `after`, when given), as an LSP range. */
-function rangeOf(text: string, needle: string, after = '') {
-  const from = after ? text.indexOf(after) : 0;
-  assert.ok(from >= 0, after);
-  const i = text.indexOf(needle, from);
-  assert.ok(i >= 0, needle);
-  const pos = (o: number) => {
-    const before = text.slice(0, o);
-    return { line: before.split('\n').length - 1, character: o - before.lastIndexOf('\n') - 1 };
-  };
-  return { start: pos(i), end: pos(i + needle.length) };
-}
 
 const BASE = `name: t
 constitution: c.constitution.yaml

@@ -6,6 +6,7 @@ import { ConstitutionWorkspace, type Resolution } from '../../src/core/constitut
 import { renderComparisonPrompt, renderCritiquePrompt, renderRevisionPrompt } from '../../src/core/constitution/render.js';
 import { nearDuplicates } from '../../src/core/constitution/similarity.js';
 import { scanTemplate } from '../../src/core/constitution/templates.js';
+import { rangeOf } from '../support/ranges';
 
 /** An in-memory workspace: file name → text; includes resolve by name. */
 function workspace(files: Record<string, string>) {
@@ -20,18 +21,6 @@ function resolve(files: Record<string, string>, root = 'root.constitution.yaml')
 
 const codes = (ds: Diagnostic[]) => ds.map((d) => d.code).sort();
 
-/** Where `needle` is in `text` (after the first `after`, when given), as an LSP range. */
-function rangeOf(text: string, needle: string, after = '') {
-  const from = after ? text.indexOf(after) : 0;
-  assert.ok(from >= 0, after);
-  const i = text.indexOf(needle, from);
-  assert.ok(i >= 0, needle);
-  const pos = (o: number) => {
-    const before = text.slice(0, o);
-    return { line: before.split('\n').length - 1, character: o - before.lastIndexOf('\n') - 1 };
-  };
-  return { start: pos(i), end: pos(i + needle.length) };
-}
 
 const P = (id: string, extra = '') => `  - id: ${id}\n    critique: Say what in the answer about ${id} is wrong.\n    revision: Rewrite the answer about ${id}.\n${extra}`;
 
