@@ -3,6 +3,8 @@ import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerO
 import { log } from './log.js';
 
 export const LANGUAGE_ID = 'constitution';
+/** Run files (`*.run.yaml`); the server answers for them too (src/server/features/runConfig.ts). */
+export const RUN_LANGUAGE_ID = 'constitution-run';
 
 /**
  * Starts the language server (dist/server.js) as a separate Node process over IPC. The server
@@ -19,6 +21,10 @@ export async function startLanguageClient(context: vscode.ExtensionContext): Pro
       { language: LANGUAGE_ID, scheme: 'file' },
       { language: LANGUAGE_ID, scheme: 'untitled' },
       { pattern: '**/*.constitution.json', scheme: 'file' },
+      { language: RUN_LANGUAGE_ID, scheme: 'file' },
+      { language: RUN_LANGUAGE_ID, scheme: 'untitled' },
+      // run files left in the `yaml` language (e.g. by files.associations) are served too
+      { pattern: '**/*.run.{yaml,yml}', scheme: 'file' },
     ],
     outputChannel: log,
     synchronize: { configurationSection: 'constitution' },

@@ -30,6 +30,7 @@ import type { FileAnalysis } from '../core/constitution/validate.js';
 import { DIAGNOSTIC_SOURCE, toDocumentSymbol, toLspCompletion, toLspDiagnostic, type CompletionData, type DiagnosticData } from './convert.js';
 import { DiagnosticsEngine, type DiagnosticsResult } from './diagnostics.js';
 import { previewResult } from './features/preview.js';
+import { RunConfigService } from './features/runConfigService.js';
 import { isConstitutionFile } from '../core/constitution/fileNames.js';
 import { pathToUri, relativeInclude, uriToPath } from './files.js';
 import { ServerWorkspace, type AnalysisView } from './workspace.js';
@@ -47,6 +48,8 @@ const DIAGNOSTICS_DELAY_MS = 120;
 export function startServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const ws = new ServerWorkspace(documents);
+  // run files (`*.run.yaml`): their own features, computed on this thread (features/runConfig.ts)
+  const runs = new RunConfigService(documents, connection);
   let settings: ServerSettings = DEFAULT_SERVER_SETTINGS;
   let canConfigure = false;
   let watchesFiles = false;
@@ -140,6 +143,7 @@ export function startServer(connection: Connection): void {
       file,
       setTimeout(() => {
         timers.delete(file);
+        if (runs.owns(pathToUri(file))) return runs.validate(pathToUri(file));
         // the worker needs the text only when it validates, not on every keystroke
         const doc = documents.get(pathToUri(file));
         if (doc) engine.sync(file, doc.version, doc.getText());
@@ -163,6 +167,7 @@ export function startServer(connection: Connection): void {
     if (t) clearTimeout(t);
     timers.delete(file);
     ws.invalidate(file);
+    runs.closed(e.document.uri);
     engine.sync(file, null, null);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     for (const d of ws.dependents(file)) schedule(d);
@@ -204,6 +209,7 @@ export function startServer(connection: Connection): void {
   const COMPLETION_LIMIT = 1000;
 
   connection.onCompletion((p): CompletionList => {
+    if (runs.owns(p.textDocument.uri)) return runs.completion(p);
     const doc = documents.get(p.textDocument.uri);
     if (!doc) return { isIncomplete: false, items: [] };
     const file = uriToPath(p.textDocument.uri);
@@ -229,6 +235,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onHover((p) => {
+    if (runs.owns(p.textDocument.uri)) return runs.hover(p);
     const a = at(p.textDocument.uri, p.position);
     if (!a) return null;
     const h = hover(ws.core, a.v.res, a.v.fa, a.offset);
@@ -238,16 +245,19 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onDocumentSymbol((p) => {
+    if (runs.owns(p.textDocument.uri)) return runs.symbols(p);
     const c = fresh(p.textDocument.uri);
     return c ? outline(c.fa).map((o) => toDocumentSymbol(o, c.fa.index)) : [];
   });
 
   connection.onFoldingRanges((p) => {
+    if (runs.owns(p.textDocument.uri)) return runs.folding(p);
     const c = fresh(p.textDocument.uri);
     return c ? foldingRanges(c.fa).map((r) => ({ startLine: r.startLine, endLine: r.endLine, kind: r.kind })) : [];
   });
 
   connection.languages.semanticTokens.on((p): SemanticTokens => {
+    if (runs.owns(p.textDocument.uri)) return { data: [] };
     const c = fresh(p.textDocument.uri);
     if (!c) return { data: [] };
     const data: number[] = [];
@@ -271,6 +281,7 @@ export function startServer(connection: Connection): void {
   }
 
   connection.onDefinition((p): Location[] | null => {
+    if (runs.owns(p.textDocument.uri)) return runs.definition(p);
     const a = at(p.textDocument.uri, p.position);
     if (!a) return null;
     const occ = occurrenceAt(a.v.fa, a.offset);
@@ -294,6 +305,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onReferences((p): Location[] => {
+    if (runs.owns(p.textDocument.uri)) return runs.references(p);
     const file = uriToPath(p.textDocument.uri);
     const res = ws.resolve(file);
     const fa = res?.files.get(file);
@@ -307,6 +319,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onPrepareRename((p) => {
+    if (runs.owns(p.textDocument.uri)) return runs.prepareRename(p);
     const file = uriToPath(p.textDocument.uri);
     const res = ws.resolve(file);
     const fa = res?.files.get(file);
@@ -318,6 +331,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onRenameRequest((p): WorkspaceEdit | null => {
+    if (runs.owns(p.textDocument.uri)) return runs.rename(p);
     const file = uriToPath(p.textDocument.uri);
     const res = ws.resolve(file);
     const fa = res?.files.get(file);
@@ -355,6 +369,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onDocumentFormatting((p): TextEdit[] => {
+    if (runs.owns(p.textDocument.uri)) return [];
     const doc = documents.get(p.textDocument.uri);
     if (!doc) return [];
     const r = formatConstitution(doc.getText(), { indent: p.options.tabSize });
@@ -367,6 +382,7 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onDocumentLinks((p) => {
+    if (runs.owns(p.textDocument.uri)) return runs.links(p);
     const c = fresh(p.textDocument.uri);
     if (!c) return [];
     return c.fa.model.includes

@@ -39,7 +39,7 @@ describe('extension manifest', () => {
   });
 
   it('activates only on constitutions and commands, never at start-up', () => {
-    assert.deepEqual(pkg.activationEvents, ['onLanguage:constitution']);
+    assert.deepEqual(pkg.activationEvents, ['onLanguage:constitution', 'onLanguage:constitution-run']);
     assert.ok(!JSON.stringify(pkg.activationEvents).includes('*'));
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
   });
