@@ -5,9 +5,10 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BackendChoice, BackendReport, GenerateResult, PipelineParams, PipelineResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
+import type { BackendChoice, BackendReport, GenerateResult, HhhReport, ProviderSpec, PipelineParams, PipelineResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
 import { TrainerClient } from '../trainer/supervisor';
 import { CliError, parse, UsageError } from './args';
+import { ProgressLines } from './progress';
 import type { Command } from './commands';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -22,7 +23,7 @@ function modelRef(value: string | undefined, cwd: string): ModelRef {
 }
 
 function backendOf(v: string | boolean | string[] | undefined): BackendChoice {
-  const b = typeof v === 'string' ? v : process.env.CAI_BACKEND ?? 'auto';
+  const b = typeof v === 'string' ? v : process.env.CAI_BACKEND || 'auto';
   if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
   return b as BackendChoice;
 }
@@ -46,21 +47,9 @@ async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: Ba
     const report = await client.initialize({ backend, logLevel: 'info' });
     if (process.stderr.isTTY) process.stderr.write(`${label}: backend ${report.backend} (${report.reason})\n`);
     onReport?.(report);
-    let lastDraw = 0;
-    const end = await client.run(job, {
-      signal: abort.signal,
-      onProgress: (p) => {
-        if (!process.stderr.isTTY || !p.totalSteps) return;
-        const now = Date.now();
-        if (now - lastDraw < 100 && p.step < p.totalSteps) return;
-        lastDraw = now;
-        const w = 30;
-        const f = Math.round((Math.min(p.step, p.totalSteps) / p.totalSteps) * w);
-        const loss = p.metrics['loss'] !== undefined ? ` loss ${p.metrics['loss'].toFixed(4)}` : '';
-        process.stderr.write(`\r${label} ${p.stage} [${'#'.repeat(f)}${'.'.repeat(w - f)}] ${p.step}/${p.totalSteps}${loss}   `);
-      },
-    });
-    if (process.stderr.isTTY) process.stderr.write('\n');
+    const progress = new ProgressLines(label, process.stderr);
+    const end = await client.run(job, { signal: abort.signal, onProgress: (p) => progress.update(p) });
+    progress.finish();
     if (end.outcome === 'failed' || end.outcome === 'cancelled') throw new CliError(`${label}: ${end.error?.message ?? end.outcome}`, end.error?.code === 'config' || end.error?.code === 'model-file' ? 2 : 1);
     return end as JobEndParams<K>;
   } finally {
@@ -158,7 +147,7 @@ const trainCmd: Command = {
 
 const runCmd: Command = {
   summary: 'Run the Constitutional AI pipeline from a run configuration (*.run.yaml); --resume continues a run directory.',
-  usage: 'cai run RUN.yaml [--out DIR] [--resume RUN_DIR] [--stages critique,sft,pairs,feedback,pm] [--backend B] [--json]',
+  usage: 'cai run RUN.yaml [--out DIR] [--resume RUN_DIR] [--stages critique,sft,pairs,feedback,pm,ppo,eval] [--backend B] [--json]',
   async run(args, cwd) {
     const { values, positionals } = parse(args, { out: { type: 'string' }, resume: { type: 'string' }, stages: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } }, this.usage);
     const file = positionals[0];
@@ -279,4 +268,41 @@ function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-export const ENGINE_COMMANDS: Record<string, Command> = { run: runCmd, generate: generateCmd, score: scoreCmd, train: trainCmd, bench: benchCmd };
+const evalCmd: Command = {
+  summary: 'Evaluate a model as an AI-feedback labeller on a multiple-choice file (Anthropic\'s HHH eval shape): accuracy and calibration.',
+  usage: 'cai eval hhh FILE (--model DIR_OR_PRESET | --base-url URL --model NAME [--api chat|completions] [--api-key-env VAR]) [--limit N] [--concurrency N] [--backend B] [--json]',
+  async run(args, cwd) {
+    const { values, positionals } = parse(args, {
+      model: { type: 'string' }, 'base-url': { type: 'string' }, api: { type: 'string' }, 'api-key-env': { type: 'string' },
+      limit: { type: 'string' }, concurrency: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
+    }, this.usage);
+    const [what, file] = positionals;
+    if (what !== 'hhh' || !file) throw new UsageError(`usage: ${this.usage}`);
+    const abs = path.resolve(cwd, file);
+    if (!fs.existsSync(abs)) throw new CliError(`${file}: no such file`, 2);
+    const api = values['api'] ?? 'completions';
+    if (api !== 'chat' && api !== 'completions') throw new UsageError('--api must be chat or completions');
+    const baseUrl = values['base-url'];
+    let provider: ProviderSpec;
+    if (typeof baseUrl === 'string') {
+      if (typeof values['model'] !== 'string') throw new UsageError('--model NAME is required with --base-url (the model the endpoint serves)');
+      provider = { provider: 'openai', baseUrl, model: values['model'], api, ...(typeof values['api-key-env'] === 'string' ? { apiKeyEnv: values['api-key-env'] } : {}) };
+    } else {
+      provider = { provider: 'embedded', model: modelRef(values['model'] as string | undefined, cwd) };
+    }
+    const limit = values['limit'] !== undefined ? num(values['limit'], 'limit', 0, true) : undefined;
+    const end = await runInTrainer<'eval-hhh'>({ kind: 'eval-hhh', params: { file: abs, provider, ...(limit !== undefined ? { limit } : {}), concurrency: num(values['concurrency'], 'concurrency', 4, true) } }, backendOf(values['backend']), 'eval');
+    const r = end.result as HhhReport;
+    if (values['json']) out(JSON.stringify(r));
+    else {
+      out(`items      ${r.items}`);
+      out(`accuracy   ${(100 * r.accuracy).toFixed(1)} %`);
+      out(`P(correct) ${r.mean_p_correct.toFixed(3)} (mean)`);
+      out(`ECE        ${r.ece.toFixed(3)}`);
+      out(`method     ${r.method}`);
+    }
+    return 0;
+  },
+};
+
+export const ENGINE_COMMANDS: Record<string, Command> = { eval: evalCmd, run: runCmd, generate: generateCmd, score: scoreCmd, train: trainCmd, bench: benchCmd };

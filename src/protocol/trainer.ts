@@ -58,6 +58,7 @@ export const JobKind = {
   generate: 'generate',
   score: 'score',
   pipeline: 'pipeline',
+  evalHhh: 'eval-hhh',
 } as const;
 export type JobKind = (typeof JobKind)[keyof typeof JobKind];
 
@@ -149,6 +150,35 @@ export interface JobCatalog {
   generate: { params: GenerateParams; result: GenerateResult };
   score: { params: ScoreParams; result: ScoreResult };
   pipeline: { params: PipelineParams; result: PipelineResult };
+  'eval-hhh': { params: EvalHhhParams; result: HhhReport };
+}
+
+/** A model to ask, outside a run: one loaded in the trainer, or an OpenAI-compatible endpoint. */
+export type ProviderSpec =
+  | { provider: 'embedded'; model: ModelRef }
+  | { provider: 'openai'; baseUrl: string; model: string; api: 'chat' | 'completions'; apiKeyEnv?: string };
+
+/** A multiple-choice evaluation (Anthropic's HHH file shape) of one model. */
+export interface EvalHhhParams {
+  file: string;
+  provider: ProviderSpec;
+  /** The first N items only. */
+  limit?: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+}
+
+export interface HhhReport {
+  items: number;
+  /** Share of items whose right answer got the higher probability. */
+  accuracy: number;
+  /** Mean probability given to the right answer (normalised over the two). */
+  mean_p_correct: number;
+  /** Expected calibration error of P(answer A) against "A is right", 10 bins. */
+  ece: number;
+  bins: { lo: number; hi: number; count: number; confidence: number; observed: number }[];
+  /** How the probabilities were read (`exact`, `top-logprobs`, `sampled`). */
+  method: string;
 }
 
 /** A pipeline run from a run configuration (`*.run.yaml`), new or resumed. */

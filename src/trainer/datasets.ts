@@ -358,3 +358,48 @@ export function loadDataset(
   if (format === 'qa-votes') return { kind: 'qa-votes', data: loadQaVotes(file, { ...opts, format }) };
   return { kind: 'pairs', data: loadPairs(file, { ...opts, format }) };
 }
+
+/** One multiple-choice item of an HHH-style evaluation file. */
+export interface HhhItem {
+  id: string;
+  /** The whole question, ending where the answer starts (e.g. "\n\nThe answer is:"). */
+  prompt: string;
+  /** The right and the wrong answer as continuations, e.g. " (B)" and " (A)". */
+  correct: string;
+  incorrect: string;
+  /** The conversation with the right / wrong response (for scoring a preference model). */
+  textCorrect?: string;
+  textIncorrect?: string;
+  line: number;
+}
+
+/**
+ * Reads a multiple-choice evaluation in the shape of Anthropic's HHH file: one JSON object per
+ * line with `prompt`, `corrects` and `incorrects` (lists of answer continuations; the first of
+ * each is used) and optionally `text_correct` / `text_incorrect` transcripts.
+ */
+export function loadHhh(file: string, opts: { limit?: number } = {}): Loaded<HhhItem> {
+  const records = readRecords(file);
+  const items: HhhItem[] = [];
+  const skipped: Skipped[] = [];
+  for (const r of records) {
+    if (opts.limit !== undefined && items.length >= opts.limit) break;
+    const o = asObject(file, r, 'an object with `prompt`, `corrects` and `incorrects`');
+    const prompt = field(file, r, o, 'prompt');
+    const first = (key: string): string => {
+      const v = o[key];
+      if (!Array.isArray(v) || typeof v[0] !== 'string') throw new DatasetError(file, r.line, `\`${key}\` must be a list of answer strings`);
+      return v[0];
+    };
+    const correct = first('corrects');
+    const incorrect = first('incorrects');
+    if (correct === incorrect) {
+      skipped.push({ line: r.line, reason: 'the correct and incorrect answers are the same' });
+      continue;
+    }
+    const tc = typeof o['text_correct'] === 'string' ? o['text_correct'] : undefined;
+    const ti = typeof o['text_incorrect'] === 'string' ? o['text_incorrect'] : undefined;
+    items.push({ id: recordId(['hhh', prompt, correct]), prompt, correct, incorrect, ...(tc !== undefined ? { textCorrect: tc } : {}), ...(ti !== undefined ? { textIncorrect: ti } : {}), line: r.line });
+  }
+  return { items, skipped, format: 'pairs' };
+}

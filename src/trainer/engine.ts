@@ -277,6 +277,14 @@ export function createEngineRegistry(): JobRegistry {
     .register(JobKind.trainLm, runTrainLm)
     .register(JobKind.generate, runGenerate)
     .register(JobKind.score, runScore)
-    .register(JobKind.pipeline, async (p, ctx) => ({ dir: await (await import('./pipeline.js')).runPipeline(p, ctx) }));
+    .register(JobKind.pipeline, async (p, ctx) => ({ dir: await (await import('./pipeline.js')).runPipeline(p, ctx) }))
+    .register(JobKind.evalHhh, async (p, ctx) => {
+      const provider = await (await import('./providers.js')).createProvider(p.provider, { concurrency: p.concurrency });
+      try {
+        return await (await import('./evalStage.js')).runEvalHhh(p, provider, ctx);
+      } finally {
+        await provider.dispose();
+      }
+    });
 }
 

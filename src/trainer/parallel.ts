@@ -13,7 +13,8 @@ import type { ContinuationScore, Generation } from '../core/model/generate';
 import type { AdamWState } from '../core/training/optimizer';
 import type { BackendName } from '../protocol/trainer';
 import type { PairBatch } from '../core/training/preference';
-import { Replica, type GenerateRequest, type LmBatch, type ReplicaInit, type TrainBatch } from './replica';
+import type { PpoRows } from '../core/training/ppo';
+import { Replica, type GenerateRequest, type LmBatch, type ReplicaInit, type TokenStats, type TrainBatch } from './replica';
 import type { WorkerReply, WorkerRequest, WorkerRequestBody } from './replicaProtocol';
 
 export interface StepResult {
@@ -21,6 +22,8 @@ export interface StepResult {
   gradNorm: number;
   /** Preference batches: r_a − r_b per pair, in batch order. */
   margins?: number[];
+  /** PPO and value batches: their diagnostics (means over the batch's response tokens). */
+  stats?: Record<string, number>;
 }
 
 /** The worker's code: the bundle beside this one, or (running from sources under tsx) the TypeScript entry. */
@@ -46,6 +49,15 @@ export function shares(n: number, k: number): { start: number; count: number }[]
 
 /** Rows [start, start+count) of a batch: token rows for LM batches, pairs for preference batches. */
 export function sliceBatch(t: TrainBatch, start: number, count: number): TrainBatch {
+  if (t.kind === 'ppo' || t.kind === 'value') {
+    const b = t.batch;
+    const w = b.cols - 1;
+    const cut = (x: Float32Array): Float32Array => x.slice(start * w, (start + count) * w);
+    const rows = { ids: b.ids.slice(start * b.cols, (start + count) * b.cols), rows: count, cols: b.cols, mask: cut(b.mask), old: cut(b.old) };
+    return t.kind === 'ppo'
+      ? { kind: 'ppo', batch: { ...t.batch, ...rows, advantages: cut(t.batch.advantages) } }
+      : { kind: 'value', batch: { ...t.batch, ...rows, returns: cut(t.batch.returns) } };
+  }
   if (t.kind === 'lm') {
     const b = t.batch;
     return {
@@ -67,7 +79,33 @@ export function sliceBatch(t: TrainBatch, start: number, count: number): TrainBa
 
 /** Units a batch splits into: token rows, or pairs. */
 function unitsOf(t: TrainBatch): number {
-  return t.kind === 'lm' ? t.batch.rows : t.batch.labels.length;
+  return t.kind === 'pm' ? t.batch.labels.length : t.batch.rows;
+}
+
+/** Rows [start, start+count) of right-padded token rows and their per-token mask. */
+function sliceRows(r: PpoRows, start: number, count: number): PpoRows {
+  const w = r.cols - 1;
+  return { ids: r.ids.slice(start * r.cols, (start + count) * r.cols), rows: count, cols: r.cols, mask: r.mask.slice(start * w, (start + count) * w) };
+}
+
+/** Concatenates per-row arrays returned by replicas in share order. */
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Batches whose loss is already normalised over the whole batch (its shares simply add up). */
+function selfNormalised(t: TrainBatch): boolean {
+  return t.kind === 'ppo' || t.kind === 'value';
+}
+
+function addStats(into: Record<string, number>, from: Record<string, number> | undefined, weight: number): void {
+  for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + v * weight;
 }
 
 class WorkerHandle {
@@ -146,29 +184,33 @@ export class ReplicaPool {
    */
   async trainStep(micro: (LmBatch | TrainBatch)[], lr: number, clipNorm: number, step: number): Promise<StepResult> {
     const batches: TrainBatch[] = micro.map((m) => ('kind' in m ? m : { kind: 'lm', batch: m }));
-    const scaleFor = (units: number, total: number): number => units / total / batches.length;
+    const scaleFor = (b: TrainBatch, units: number, total: number): number => (selfNormalised(b) ? 1 : units / total) / batches.length;
     if (this.local) {
       const g = this.localGrad!;
       let loss = 0;
       const margins: number[] = [];
+      const stats: Record<string, number> = {};
       batches.forEach((b, i) => {
-        const r = this.local!.gradients(b, g, scaleFor(1, 1), i > 0);
+        const r = this.local!.gradients(b, g, scaleFor(b, 1, 1), i > 0);
         loss += r.loss / batches.length;
         if (r.margins) margins.push(...r.margins);
+        addStats(stats, r.stats, 1 / batches.length);
       });
       const gradNorm = this.local.apply([g], lr, clipNorm, step, loss);
-      return { loss, gradNorm, ...(margins.length ? { margins } : {}) };
+      return { loss, gradNorm, ...(margins.length ? { margins } : {}), ...(Object.keys(stats).length ? { stats } : {}) };
     }
     const k = this.workers.length;
     const results = await Promise.all(this.workers.map((w, wi) => {
       const parts = batches.map((b) => {
         const total = unitsOf(b);
         const s = shares(total, k)[wi];
-        return s ? { batch: sliceBatch(b, s.start, s.count), scale: scaleFor(s.count, total), weight: s.count / total / batches.length } : undefined;
+        return s ? { batch: sliceBatch(b, s.start, s.count), scale: scaleFor(b, s.count, total), weight: scaleFor(b, s.count, total) } : undefined;
       });
-      return w.call<{ loss: number; margins: number[] }>({ kind: 'grads', parts: parts.filter((p) => p !== undefined) });
+      return w.call<{ loss: number; margins: number[]; stats: Record<string, number> }>({ kind: 'grads', parts: parts.filter((p) => p !== undefined) });
     }));
     const loss = results.reduce((a, r) => a + r.loss, 0);
+    const stats: Record<string, number> = {};
+    for (const r of results) addStats(stats, r.stats, 1);
     const norms = await Promise.all(this.workers.map((w) => w.call<number>({ kind: 'apply', lr, clipNorm, step, loss })));
     // Margins come back per worker share; put them back in batch order.
     let margins: number[] | undefined;
@@ -180,7 +222,33 @@ export class ReplicaPool {
         shares(total, k).forEach((s, wi) => margins!.push(...perWorker[wi]!.splice(0, s.count)));
       }
     }
-    return { loss, gradNorm: norms[0]!, ...(margins ? { margins } : {}) };
+    return { loss, gradNorm: norms[0]!, ...(margins ? { margins } : {}), ...(Object.keys(stats).length ? { stats } : {}) };
+  }
+
+  /** Per-token log-probabilities and entropies of right-padded rows (no gradient). */
+  async tokenStats(rows: PpoRows, temperature: number): Promise<TokenStats> {
+    if (this.local) return this.local.tokenStats(rows, temperature);
+    const parts = shares(rows.rows, this.workers.length);
+    const res = await Promise.all(parts.map((s, i) => this.workers[i]!.call<TokenStats>({ kind: 'tokenStats', rows: sliceRows(rows, s.start, s.count), temperature })));
+    return { logprobs: concat(res.map((r) => r.logprobs)), entropy: concat(res.map((r) => r.entropy)) };
+  }
+
+  /** Value-head outputs of right-padded rows (no gradient). */
+  async values(rows: PpoRows): Promise<Float32Array> {
+    if (this.local) return this.local.values(rows);
+    const parts = shares(rows.rows, this.workers.length);
+    return concat(await Promise.all(parts.map((s, i) => this.workers[i]!.call<Float32Array>({ kind: 'values', rows: sliceRows(rows, s.start, s.count) }))));
+  }
+
+  /** Reward-head outputs at each row's last real token (no gradient); `labels` is ignored. */
+  async rewards(batch: PairBatch): Promise<number[]> {
+    if (this.local) return this.local.rewards(batch);
+    const parts = shares(batch.rows, this.workers.length);
+    const res = await Promise.all(parts.map((s, i) => this.workers[i]!.call<number[]>({
+      kind: 'rewards',
+      batch: { ids: batch.ids.slice(s.start * batch.cols, (s.start + s.count) * batch.cols), rows: s.count, cols: batch.cols, lengths: batch.lengths.slice(s.start, s.start + s.count), labels: new Float32Array(0) },
+    })));
+    return res.flat();
   }
 
   /** Reward margins (r_a − r_b) of pairs without training (evaluation). */

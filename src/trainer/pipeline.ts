@@ -11,26 +11,30 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ConstitutionData } from '../core/constitution/data';
 import { ConstitutionWorkspace } from '../core/constitution/resolve';
 import { critiqueAndRevise, labelPair, responsePrompt, samplePair } from '../core/pipeline/stages';
-import { OpenAiProvider } from '../core/providers/openai';
+import { BudgetCounter, BudgetedProvider, BudgetExceededError } from '../core/providers/budget';
 import type { Provider } from '../core/providers/types';
+import { mapConcurrent } from '../core/pipeline/concurrent';
+import { DiagnosticCodes } from '../core/constitution/diagnostics';
 import { parseRunConfig, resolveRunPaths, STAGE_NAMES, type RunConfig, type StageName } from '../core/runs/config';
 import { MANIFEST_VERSION, recordId, type Manifest, type PairRecord, type RevisionRecord } from '../core/runs/records';
-import { calibration, pairAccuracy, type PairBatch } from '../core/training/preference';
+import { calibration, pairAccuracy } from '../core/training/preference';
 import { Rng } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
-import type { BackendReport, ModelRef, PipelineParams } from '../protocol/trainer';
+import type { BackendReport, ModelRef, PipelineParams, ProviderSpec } from '../protocol/trainer';
 import { currentBackend } from './backend';
 import { loadPairs, loadPrompts, loadQaVotes, type PromptItem } from './datasets';
-import { EmbeddedProvider } from './embeddedProvider';
 import { nodeFileHost } from './fileHost';
 import { loadModel, makePool, modelConfigOf, runTrainLm } from './engine';
 import { saveHfFolder } from './hfFolder';
 import { JobError, type JobContext } from './jobs';
-import { NodeHttpTransport } from './nodeHttp';
+import { runEvalStage } from './evalStage';
+import { runPpoStage } from './ppoStage';
+import { createProvider } from './providers';
+import { pairBatch, pmTokens } from './pmData';
 import { RunDirectory } from './runDir';
 
 /** Stages this version runs; the others are refused before anything starts. */
-export const AVAILABLE_STAGES: readonly StageName[] = ['critique', 'sft', 'pairs', 'feedback', 'pm'];
+export const AVAILABLE_STAGES: readonly StageName[] = ['critique', 'sft', 'pairs', 'feedback', 'pm', 'ppo', 'eval'];
 
 function configError(message: string): JobError {
   return new JobError('config', message, false);
@@ -45,7 +49,8 @@ export function prepareRun(runFile: string): { config: RunConfig; constitution: 
     throw configError(`${runFile}: ${(e as Error).message}`);
   }
   const { config, diagnostics } = parseRunConfig(text, runFile);
-  const errors = diagnostics.filter((d) => d.severity === 'error');
+  // A misspelt key would otherwise run silently with its default: refused like an error.
+  const errors = diagnostics.filter((d) => d.severity === 'error' || d.code === DiagnosticCodes.unknownKey);
   if (!config || errors.length) {
     const d = errors[0] ?? diagnostics[0];
     throw configError(d ? `${runFile}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}` : `${runFile}: invalid run configuration`);
@@ -56,6 +61,7 @@ export function prepareRun(runFile: string): { config: RunConfig; constitution: 
   const cErr = res.diagnostics.find((d) => d.severity === 'error');
   if (cErr) throw configError(`${paths.constitution}:${cErr.range.start.line + 1}:${cErr.range.start.character + 1}: ${cErr.message}`);
   for (const [slot, p] of Object.entries(paths.datasets)) if (!fs.existsSync(p)) throw configError(`${runFile}: datasets.${slot}: no such file ${p}`);
+  if (paths.hhh && !fs.existsSync(paths.hhh)) throw configError(`${runFile}: stages.eval.hhh: no such file ${paths.hhh}`);
   for (const [name, m] of Object.entries(config.models)) {
     if (m.provider === 'llama-cpp') throw configError(`${runFile}: models.${name}: the llama-cpp provider is not available in this version`);
     if (m.provider === 'embedded' && paths.models[name] && !fs.existsSync(paths.models[name]!)) throw configError(`${runFile}: models.${name}.model: no such model folder ${paths.models[name]}`);
@@ -71,7 +77,12 @@ function stamp(d: Date): string {
 
 class Providers {
   private readonly cache = new Map<string, Provider>();
-  constructor(private readonly config: RunConfig, private readonly paths: ReturnType<typeof resolveRunPaths>) {}
+  /** Every provider of the run draws on this one budget (resumed runs start from what they used). */
+  readonly budget: BudgetCounter;
+  constructor(private readonly config: RunConfig, private readonly paths: ReturnType<typeof resolveRunPaths>, used?: { requests: number; tokens: number }) {
+    const b = config.budgets;
+    this.budget = new BudgetCounter({ ...(b.maxRequests !== undefined ? { maxRequests: b.maxRequests } : {}), ...(b.maxTokens !== undefined ? { maxTokens: b.maxTokens } : {}) }, used ?? {});
+  }
 
   embeddedRef(name: string): ModelRef {
     const m = this.config.models[name]!;
@@ -84,19 +95,14 @@ class Providers {
     if (cached) return cached;
     const m = this.config.models[name];
     if (!m) throw configError(`no model named '${name}'`);
-    let p: Provider;
-    if (m.provider === 'embedded' || override) p = await EmbeddedProvider.create(override ?? this.embeddedRef(name), { seed });
-    else {
-      const apiKey = m.apiKeyEnv ? process.env[m.apiKeyEnv] : undefined;
-      p = new OpenAiProvider({ baseUrl: m.baseUrl ?? 'http://127.0.0.1:8000/v1', model: m.model, api: m.api ?? 'completions', ...(apiKey ? { apiKey } : {}) }, {
-        transport: new NodeHttpTransport(),
-        maxConcurrency: this.config.budgets.concurrency,
-        ...(this.config.budgets.requestsPerSecond ? { requestsPerSecond: this.config.budgets.requestsPerSecond } : {}),
-      });
-    }
+    const spec: ProviderSpec = m.provider === 'embedded' || override
+      ? { provider: 'embedded', model: override ?? this.embeddedRef(name) }
+      : { provider: 'openai', baseUrl: m.baseUrl ?? 'http://127.0.0.1:8000/v1', model: m.model, api: m.api ?? 'completions', ...(m.apiKeyEnv ? { apiKeyEnv: m.apiKeyEnv } : {}) };
+    const p = await createProvider(spec, { concurrency: this.config.budgets.concurrency, seed, ...(this.config.budgets.requestsPerSecond ? { requestsPerSecond: this.config.budgets.requestsPerSecond } : {}) });
     await p.ready();
-    this.cache.set(key, p);
-    return p;
+    const budgeted = new BudgetedProvider(p, this.budget);
+    this.cache.set(key, budgeted);
+    return budgeted;
   }
 
   async dispose(): Promise<void> {
@@ -113,6 +119,30 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
   if (unavailable.length) throw configError(`${params.runFile}: stage${unavailable.length > 1 ? 's' : ''} ${unavailable.join(', ')} ${unavailable.length > 1 ? 'are' : 'is'} not available in this version; disable ${unavailable.length > 1 ? 'them' : 'it'} (stages.${unavailable[0]}: false) or pass --stages ${AVAILABLE_STAGES.join(',')}`);
   const redTeam: PromptItem[] = paths.datasets.redTeam ? loadPrompts(paths.datasets.redTeam, { ...(config.datasets.redTeam?.limit ? { limit: config.datasets.redTeam.limit } : {}) }).items : [];
   const helpful: PromptItem[] = paths.datasets.helpfulness ? loadPrompts(paths.datasets.helpfulness, { ...(config.datasets.helpfulness?.limit ? { limit: config.datasets.helpfulness.limit } : {}) }).items : [];
+
+  // Remote endpoints the wanted stages use must answer before anything is written.
+  let usedBefore: Manifest['budgetUsed'];
+  if (params.resume) {
+    try {
+      usedBefore = RunDirectory.open(path.resolve(params.resume)).readManifest().budgetUsed;
+    } catch (e) {
+      throw configError(`--resume ${params.resume}: ${(e as Error).message}`);
+    }
+  }
+  const providers = new Providers(config, paths, usedBefore);
+  const rolesOf: Record<StageName, string[]> = {
+    critique: [config.roles.policy, config.roles.critic], sft: [config.roles.policy], pairs: [config.roles.policy], feedback: [config.roles.feedback],
+    pm: [], ppo: [], eval: [config.roles.policy, config.roles.feedback, ...(config.stages.eval.judge ? [config.stages.eval.judge] : [])],
+  };
+  const remote = [...new Set(wanted.flatMap((st) => rolesOf[st]))].filter((n) => config.models[n]?.provider === 'openai');
+  for (const name of remote) {
+    try {
+      await providers.get(name, 0);
+    } catch (e) {
+      await providers.dispose();
+      throw configError(`${params.runFile}: models.${name}: ${(e as Error).message}`);
+    }
+  }
 
   let run: RunDirectory;
   let dir: string;
@@ -144,7 +174,6 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     run = RunDirectory.create(dir, manifest);
   }
   ctx.log('info', `run directory ${dir}`);
-  const providers = new Providers(config, paths);
   const event = (kind: string, stage: StageName, message: string): void => {
     const time = new Date().toISOString();
     run.append('events.jsonl', { id: recordId([kind, stage, time]), time, level: 'info', kind, stage, message });
@@ -159,9 +188,16 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     if (ctx.stopRequested()) stopped = true;
     return stopped;
   };
+  const saveBudget = (): void => {
+    const used = providers.budget.used();
+    run.updateManifest((m) => {
+      m.budgetUsed = { requests: used.requests, tokens: used.tokens };
+    });
+  };
   const seedOf = (stage: StageName): number => new Rng(config.seed).fork(stage).nextUint32();
   const sftModelDir = path.join(dir, 'models', 'sft');
   const pmModelDir = path.join(dir, 'models', 'pm');
+  const ppoModelDir = path.join(dir, 'models', 'ppo');
 
   const stages: Record<string, () => Promise<void>> = {
     critique: async () => {
@@ -169,7 +205,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const policy = await providers.get(config.roles.policy, seedOf('critique'));
       const critic = await providers.get(config.roles.critic, seedOf('critique'));
       let done = 0;
-      for (const item of redTeam) {
+      await mapConcurrent(redTeam, config.budgets.concurrency, async (item) => {
         if (stopNow()) return;
         const id = recordId(['revision', item.id]);
         if (!run.has('revisions.jsonl', id)) {
@@ -179,7 +215,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
           run.appendMany('revisions.jsonl', [rec]);
         }
         ctx.progress({ stage: 'critique', step: ++done, totalSteps: redTeam.length, metrics: {} });
-      }
+      });
     },
     sft: async () => {
       const s = config.stages.sft;
@@ -231,7 +267,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const sft = fs.existsSync(path.join(sftModelDir, 'config.json')) ? { path: sftModelDir } : undefined;
       const policy = await providers.get(config.roles.policy, seedOf('pairs'), sft);
       let done = 0;
-      for (const item of redTeam) {
+      await mapConcurrent(redTeam, config.budgets.concurrency, async (item) => {
         if (stopNow()) return;
         const id = recordId(['pair-sample', item.id]);
         if (!run.has('samples.jsonl', id)) {
@@ -239,14 +275,14 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
           run.appendMany('samples.jsonl', [{ id, stage: 'pairs', prompt_id: item.id, prompt: item.prompt, responses, model: sft ? 'sft' : config.roles.policy }]);
         }
         ctx.progress({ stage: 'pairs', step: ++done, totalSteps: redTeam.length, metrics: {} });
-      }
+      });
     },
     feedback: async () => {
       const s = config.stages.feedback;
       const feedback = await providers.get(config.roles.feedback, seedOf('feedback'));
       const samples = run.read<{ id: string; stage?: string; prompt_id: string; prompt: string; responses: string[] }>('samples.jsonl').records.filter((x) => x.stage === 'pairs');
       let done = 0;
-      for (const sample of samples) {
+      await mapConcurrent(samples, config.budgets.concurrency, async (sample) => {
         if (stopNow()) return;
         const [a, b] = sample.responses;
         const id = recordId(['pair', sample.prompt_id]);
@@ -261,7 +297,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
           run.appendMany('pairs.jsonl', [rec]);
         }
         ctx.progress({ stage: 'feedback', step: ++done, totalSteps: samples.length, metrics: {} });
-      }
+      });
       const labels = run.read<PairRecord>('pairs.jsonl').records;
       if (labels.length && !stopped) {
         const flipRate = labels.filter((l) => l.flipped).length / labels.length;
@@ -273,25 +309,9 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const m = config.models[config.roles.preferenceModel]!;
       if (m.provider !== 'embedded') throw configError(`stages.pm: the preference model '${config.roles.preferenceModel}' must be an embedded model`);
       const model = await loadModel(providers.embeddedRef(config.roles.preferenceModel), seedOf('pm'), ['reward']);
-      const tok = model.tokenizer;
-      const ctxLen = model.config.maxPositions;
-      const encode = (prompt: string, response: string): number[] => {
-        const ids = tok.encode(`${responsePrompt(c, [{ role: 'human', text: prompt }])} ${response}`, { addSpecialTokens: true });
-        return ids.length <= ctxLen ? ids : ids.slice(ids.length - ctxLen);
-      };
+      const encode = (prompt: string, response: string): number[] => pmTokens(model, c, prompt, response);
       type Pair = { a: number[]; b: number[]; p: number };
-      const toBatch = (pairs: Pair[]): PairBatch => {
-        const cols = Math.max(...pairs.flatMap((x) => [x.a.length, x.b.length]));
-        const ids = new Int32Array(2 * pairs.length * cols);
-        const lengths = new Int32Array(2 * pairs.length);
-        pairs.forEach((x, i) => {
-          ids.set(x.a, 2 * i * cols);
-          ids.set(x.b, (2 * i + 1) * cols);
-          lengths[2 * i] = x.a.length;
-          lengths[2 * i + 1] = x.b.length;
-        });
-        return { ids, rows: 2 * pairs.length, cols, lengths, labels: Float32Array.from(pairs.map((x) => x.p)) };
-      };
+      const toBatch = pairBatch;
       const labelled = run.read<PairRecord>('pairs.jsonl').records.map((r) => ({ a: encode(r.prompt, r.response_a), b: encode(r.prompt, r.response_b), p: r.p_a, id: r.id }));
       const pmp = paths.datasets.pmp && s.pmpSteps > 0 ? loadQaVotes(paths.datasets.pmp).items.map((x) => ({ a: encode(x.question, x.better), b: encode(x.question, x.worse), p: 1 })) : [];
       const evalPairs = paths.datasets.evalPairs ? loadPairs(paths.datasets.evalPairs).items.map((x) => ({ a: encode(x.prompt, x.chosen), b: encode(x.prompt, x.rejected), p: 1 })) : [];
@@ -331,6 +351,34 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
         await pool.dispose();
       }
     },
+    ppo: async () => {
+      const m = config.models[config.roles.policy]!;
+      if (m.provider !== 'embedded') throw configError(`stages.ppo: the policy '${config.roles.policy}' must be an embedded model to be trained`);
+      const r = await runPpoStage({
+        settings: config.stages.ppo, constitution: c, prompts: redTeam,
+        policy: fs.existsSync(path.join(sftModelDir, 'config.json')) ? { path: sftModelDir } : providers.embeddedRef(config.roles.policy),
+        preferenceModel: pmModelDir, seed: seedOf('ppo'), run, dir, saveTo: ppoModelDir, ctx, stopNow,
+        metric: (step, values) => metric('ppo', step, values),
+      });
+      if (r.stopped) stopped = true;
+      else run.setStageStatus('ppo', 'running', { step: r.steps, model: path.relative(dir, ppoModelDir) });
+    },
+    eval: async () => {
+      const seed = seedOf('eval');
+      const has = (d: string): boolean => fs.existsSync(path.join(d, 'config.json'));
+      const policies = [{ name: 'base', provider: () => providers.get(config.roles.policy, seed) }];
+      if (has(sftModelDir)) policies.push({ name: 'sl_cai', provider: () => providers.get(config.roles.policy, seed, { path: sftModelDir }) });
+      if (has(ppoModelDir)) policies.push({ name: 'rl_cai', provider: () => providers.get(config.roles.policy, seed, { path: ppoModelDir }) });
+      const prompts = paths.datasets.evalPrompts ? loadPrompts(paths.datasets.evalPrompts, { ...(config.datasets.evalPrompts?.limit ? { limit: config.datasets.evalPrompts.limit } : {}) }).items : redTeam;
+      const judge = config.stages.eval.judge;
+      const r = await runEvalStage({
+        settings: config.stages.eval, constitution: c, run, dir, seed, concurrency: config.budgets.concurrency,
+        ...(paths.hhh ? { hhhFile: paths.hhh } : {}), ...(paths.datasets.evalPairs ? { evalPairsFile: paths.datasets.evalPairs } : {}),
+        prompts, feedback: () => providers.get(config.roles.feedback, seed), ...(judge ? { judge: () => providers.get(judge, seed) } : {}),
+        policies, ...(has(pmModelDir) ? { preferenceModel: pmModelDir } : {}), ctx, stopNow,
+      });
+      if (r.stopped) stopped = true;
+    },
   };
 
   try {
@@ -346,15 +394,25 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       try {
         await stages[stage]!();
         if (stopped) {
+          saveBudget();
           run.setStageStatus(stage, 'pending');
           event('stage-stopped', stage, `stage ${stage} stopped; resume with cai run --resume ${dir}`);
           break;
         }
       } catch (e) {
+        saveBudget();
+        if (e instanceof BudgetExceededError) {
+          // Not a failure of the stage: it stops where the budget ran out, to be resumed with a larger one.
+          run.setStageStatus(stage, 'pending');
+          const message = `stage ${stage} stopped: ${e.message} (cai run --resume ${dir})`;
+          run.append('events.jsonl', { id: recordId(['budget-exhausted', stage, new Date().toISOString()]), time: new Date().toISOString(), level: 'warn', kind: 'budget-exhausted', stage, message });
+          throw new JobError('config', message, false);
+        }
         run.setStageStatus(stage, 'failed', { error: (e as Error).message });
         event('stage-failed', stage, (e as Error).message);
         throw e;
       }
+      saveBudget();
       run.setStageStatus(stage, 'done');
       event('stage-done', stage, `stage ${stage} done`);
     }

@@ -11,6 +11,7 @@ import { clipScale } from '../core/training/clip';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
 import { preferenceLoss, rewardsAtLast, type PairBatch } from '../core/training/preference';
+import { policyLoss, scaledTokenLogprobs, stateValues, valueLoss, type PolicyBatch, type PpoRows, type ValueBatch } from '../core/training/ppo';
 import { embeddingGradMode } from './backend';
 
 export interface ReplicaInit {
@@ -20,8 +21,17 @@ export interface ReplicaInit {
   optimizer?: { lr: number; weightDecay: number; beta1?: number; beta2?: number; eps?: number };
 }
 
-/** What one training step works on. */
-export type TrainBatch = { kind: 'lm'; batch: LmBatch } | { kind: 'pm'; batch: PairBatch };
+/**
+ * What one training step works on. `ppo` and `value` batches carry their own normaliser (the
+ * minibatch's response-token count), so shares of them are not rescaled by row count.
+ */
+export type TrainBatch = { kind: 'lm'; batch: LmBatch } | { kind: 'pm'; batch: PairBatch } | { kind: 'ppo'; batch: PolicyBatch } | { kind: 'value'; batch: ValueBatch };
+
+/** Per-token statistics of right-padded rows under a policy: [rows·(cols−1)] each. */
+export interface TokenStats {
+  logprobs: Float32Array;
+  entropy: Float32Array;
+}
 
 /** Token batch for language-model loss: [rows, cols] ids, with an optional loss mask [rows, cols-1]. */
 export interface LmBatch {
@@ -82,11 +92,17 @@ export class Replica {
    * added to it when `add` is set (gradient accumulation over micro-batches). Language-model
    * batches return the loss; preference batches also return each pair's reward margin.
    */
-  gradients(batch: TrainBatch, out: Float32Array, scale = 1, add = false): { loss: number; margins?: number[] } {
+  gradients(batch: TrainBatch, out: Float32Array, scale = 1, add = false): { loss: number; margins?: number[]; stats?: Record<string, number> } {
     const vars = this.layout.names.map((n) => this.model.params.get(n)!);
     return tf.tidy(() => {
       let margins: tf.Tensor | undefined;
+      let stats: Record<string, tf.Scalar> | undefined;
       const lossFn = (): tf.Scalar => {
+        if (batch.kind === 'ppo' || batch.kind === 'value') {
+          const r = batch.kind === 'ppo' ? policyLoss(this.model, batch.batch) : valueLoss(this.model, batch.batch);
+          stats = Object.fromEntries(Object.entries(r.stats).map(([k, v]) => [k, tf.keep(v)]));
+          return r.loss;
+        }
         if (batch.kind === 'lm') {
           const b = batch.batch;
           const ids = tf.tensor2d(b.ids, [b.rows, b.cols], 'int32');
@@ -113,7 +129,9 @@ export class Replica {
       }
       const m = margins ? Array.from(margins.dataSync()) : undefined;
       margins?.dispose();
-      return { loss: value.dataSync()[0]!, ...(m ? { margins: m } : {}) };
+      const st = stats ? Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.dataSync()[0]!])) : undefined;
+      for (const v of Object.values(stats ?? {})) v.dispose();
+      return { loss: value.dataSync()[0]!, ...(m ? { margins: m } : {}), ...(st ? { stats: st } : {}) };
     });
   }
 
@@ -150,6 +168,24 @@ export class Replica {
   /** r_a − r_b per pair, without gradients. */
   margins(batch: PairBatch): number[] {
     return tf.tidy(() => Array.from(preferenceLoss(rewardsAtLast(this.model, batch), tf.tensor1d(batch.labels)).margins.dataSync()));
+  }
+
+  /** Log-probabilities and entropies of every next token (logits divided by `temperature`). */
+  tokenStats(rows: PpoRows, temperature: number): TokenStats {
+    return tf.tidy(() => {
+      const r = scaledTokenLogprobs(this.model, tf.tensor2d(rows.ids, [rows.rows, rows.cols], 'int32'), temperature);
+      return { logprobs: r.logprobs.dataSync() as Float32Array, entropy: r.entropy.dataSync() as Float32Array };
+    });
+  }
+
+  /** The value head at every position but the last: [rows·(cols−1)]. */
+  values(rows: PpoRows): Float32Array {
+    return tf.tidy(() => stateValues(this.model, tf.tensor2d(rows.ids, [rows.rows, rows.cols], 'int32')).dataSync() as Float32Array);
+  }
+
+  /** The reward head at each row's last real token. */
+  rewards(batch: PairBatch): number[] {
+    return tf.tidy(() => Array.from(rewardsAtLast(this.model, batch).dataSync()));
   }
 
   generate(req: GenerateRequest): Generation[] {

@@ -3,6 +3,7 @@
 import type { AdamWState } from '../core/training/optimizer';
 import type { BackendName } from '../protocol/trainer';
 import type { PairBatch } from '../core/training/preference';
+import type { PpoRows } from '../core/training/ppo';
 import type { GenerateRequest, ReplicaInit, TrainBatch } from './replica';
 
 export type WorkerRequestBody =
@@ -15,6 +16,12 @@ export type WorkerRequestBody =
   /** Sum all workers' buffers and take the optimizer step; replies with the gradient norm. */
   | { kind: 'apply'; lr: number; clipNorm: number; step: number; loss: number }
   | { kind: 'generate'; req: GenerateRequest }
+  /** Per-token log-probabilities and entropies of right-padded rows (no gradient). */
+  | { kind: 'tokenStats'; rows: PpoRows; temperature: number }
+  /** Value-head outputs of right-padded rows (no gradient). */
+  | { kind: 'values'; rows: PpoRows }
+  /** Reward-head outputs at each row's last token (no gradient). */
+  | { kind: 'rewards'; batch: PairBatch }
   | { kind: 'score'; prompt: number[]; continuations: number[][] }
   | { kind: 'exportWeights' }
   | { kind: 'optimizerState' }

@@ -29,13 +29,15 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       const r = need();
       let loss = 0;
       const margins: number[] = [];
+      const stats: Record<string, number> = {};
       m.parts.forEach((p, i) => {
         const g = r.gradients(p.batch, own!, p.scale, i > 0);
         loss += g.loss * p.weight;
         if (g.margins) margins.push(...g.margins);
+        for (const [k, v] of Object.entries(g.stats ?? {})) stats[k] = (stats[k] ?? 0) + v * p.weight;
       });
       if (m.parts.length === 0) own!.fill(0);
-      return { loss, margins };
+      return { loss, margins, stats };
     }
     case 'apply':
       return need().apply(buffers, m.lr, m.clipNorm, m.step, m.loss);
@@ -43,6 +45,12 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       return need().margins(m.batch);
     case 'generate':
       return need().generate(m.req);
+    case 'tokenStats':
+      return need().tokenStats(m.rows, m.temperature);
+    case 'values':
+      return need().values(m.rows);
+    case 'rewards':
+      return need().rewards(m.batch);
     case 'score':
       return need().score(m.prompt, m.continuations);
     case 'exportWeights':

@@ -41,7 +41,7 @@ describe('cai run', () => {
     reference = dir;
     assert.match(path.basename(dir), /^smoke-\d{8}-\d{6}$/);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { stages: Record<string, { status: string }>; constitution: { sha256: string; snapshot: string }; backend: { used: string }; config: { seed: number } };
-    for (const s of ['critique', 'sft', 'pairs', 'feedback', 'pm']) assert.equal(manifest.stages[s]!.status, 'done', s);
+    for (const s of ['critique', 'sft', 'pairs', 'feedback', 'pm', 'ppo', 'eval']) assert.equal(manifest.stages[s]!.status, 'done', s);
     assert.match(manifest.constitution.sha256, /^[0-9a-f]{64}$/);
     assert.ok(manifest.constitution.snapshot.includes('principles:'));
     assert.ok(manifest.backend.used);
@@ -58,52 +58,119 @@ describe('cai run', () => {
     const metrics = lines(path.join(dir, 'metrics.jsonl'));
     assert.ok(metrics.some((m) => m['stage'] === 'sft' && typeof m['loss'] === 'number'));
     assert.ok(metrics.some((m) => m['stage'] === 'pm' && typeof m['accuracy'] === 'number'));
-    const evalJson = JSON.parse(fs.readFileSync(path.join(dir, 'eval.json'), 'utf8')) as { preference_model: Record<string, { accuracy: number; ece: number }> };
+    // PPO logs TRL's metric names, one record per iteration, and its sampled completions.
+    const ppo = metrics.filter((m) => m['stage'] === 'ppo');
+    assert.deepEqual(ppo.map((m) => m['step']), [1, 2, 3]);
+    for (const m of ppo) {
+      for (const k of ['objective/kl', 'objective/entropy', 'objective/scores', 'objective/rlhf_reward', 'objective/non_score_reward', 'policy/approxkl_avg', 'policy/clipfrac_avg', 'loss/policy_avg', 'loss/value_avg', 'val/clipfrac_avg', 'val/ratio', 'lr', 'episode']) {
+        assert.ok(Number.isFinite(m[k]), `ppo metric ${k} at step ${m['step']}: ${m[k]}`);
+      }
+      assert.ok(Math.abs((m['objective/rlhf_reward'] as number) - (m['objective/scores'] as number) - (m['objective/non_score_reward'] as number)) < 1e-9);
+    }
+    // The first iteration's policy is the reference: no KL yet; later ones have moved.
+    assert.equal(ppo[0]!['objective/kl'], 0);
+    assert.ok((ppo[2]!['objective/kl'] as number) !== 0);
+    assert.deepEqual(ppo.map((m) => m['episode']), [4, 8, 12]);
+    const ppoSamples = lines(path.join(dir, 'samples.jsonl')).filter((x) => x['stage'] === 'ppo');
+    assert.equal(ppoSamples.length, 12);
+    for (const x of ppoSamples) assert.ok(typeof x['response'] === 'string' && Number.isFinite(x['score']));
+    const evalJson = JSON.parse(fs.readFileSync(path.join(dir, 'eval.json'), 'utf8')) as {
+      preference_model: Record<string, { accuracy: number; ece: number }>;
+      evaluation: { feedback_model: { hhh: { items: number; accuracy: number; ece: number; method: string } }; preference_model: Record<string, { pairs: number; accuracy: number }>; policies: Record<string, { mean_pm_score: number }>; win_rates: Record<string, { pm: { win_rate: number }; judge: { soft_win_rate: number } }> };
+    };
     assert.ok(typeof evalJson.preference_model['eval_pairs']!.accuracy === 'number');
-    assert.ok(fs.existsSync(path.join(dir, 'models', 'sft', 'model.safetensors')));
-    assert.ok(fs.existsSync(path.join(dir, 'models', 'pm', 'model.safetensors')));
+    const ev = evalJson.evaluation;
+    assert.equal(ev.feedback_model.hhh.items, 8);
+    assert.equal(ev.feedback_model.hhh.method, 'exact');
+    assert.ok(ev.feedback_model.hhh.accuracy >= 0 && ev.feedback_model.hhh.accuracy <= 1);
+    assert.equal(ev.preference_model['eval_pairs']!.pairs, 12);
+    assert.equal(ev.preference_model['hhh']!.pairs, 8);
+    assert.deepEqual(Object.keys(ev.policies), ['base', 'sl_cai', 'rl_cai']);
+    assert.deepEqual(Object.keys(ev.win_rates), ['rl_cai_vs_sl_cai', 'rl_cai_vs_base', 'sl_cai_vs_base']);
+    for (const w of Object.values(ev.win_rates)) {
+      assert.ok(w.pm.win_rate >= 0 && w.pm.win_rate <= 1);
+      assert.ok(w.judge.soft_win_rate > 0 && w.judge.soft_win_rate < 1);
+    }
+    assert.ok(fs.existsSync(path.join(dir, 'models', 'ppo', 'model.safetensors')));
     // Running --resume on a finished run does nothing more.
     const again = cai(['run', SMOKE, '--resume', dir, '--json']);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(lines(path.join(dir, 'pairs.jsonl')).length, 8);
   });
 
-  it('resumes after SIGKILL mid-stage with the same record ids, no duplicates, every line parsing', async () => {
+  it('resumes after a SIGKILL during each stage: same record ids as an uninterrupted run, no duplicates, every line parsing', async () => {
     assert.ok(reference, 'the first test made the reference run');
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-run-kill-'));
-    // Detached: its own process group, so the kill takes the CLI and its trainer together.
-    const child = spawn(process.execPath, [CLI, 'run', SMOKE, '--out', out, '--json'], { cwd: root, env, detached: true, stdio: 'ignore' });
-    const dir = await new Promise<string>((resolve, reject) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        const runs = fs.existsSync(out) ? fs.readdirSync(out) : [];
-        const d = runs[0] ? path.join(out, runs[0]) : undefined;
-        if (d && lines(path.join(d, 'revisions.jsonl')).length >= 3) {
-          clearInterval(poll);
-          process.kill(-child.pid!, 'SIGKILL');
-          resolve(d);
-        } else if (Date.now() - started > 300_000) {
-          clearInterval(poll);
-          reject(new Error('the run never reached the critique stage'));
-        }
-      }, 50);
-    });
-    await new Promise((r) => child.once('exit', r));
-    const before = lines(path.join(dir, 'revisions.jsonl')).length;
-    assert.ok(before >= 3 && before < 8, `killed after ${before} revisions`);
-    const r = cai(['run', SMOKE, '--resume', dir, '--json']);
+    const manifestOf = (d: string): { stages: Record<string, { status: string }> } | undefined => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8')) as { stages: Record<string, { status: string }> };
+      } catch {
+        return undefined;
+      }
+    };
+    const count = (d: string, file: string, stage?: string): number => {
+      try {
+        return lines(path.join(d, file)).filter((x) => stage === undefined || x['stage'] === stage).length;
+      } catch {
+        return 0; // a line being written right now
+      }
+    };
+    // When to pull the plug in each stage: once it has written some of its work, not all.
+    const midStage: Record<string, (d: string) => boolean> = {
+      critique: (d) => count(d, 'revisions.jsonl') >= 2,
+      sft: (d) => count(d, 'metrics.jsonl', 'sft') >= 3,
+      pairs: (d) => count(d, 'samples.jsonl', 'pairs') >= 2,
+      feedback: (d) => count(d, 'pairs.jsonl') >= 2,
+      pm: (d) => count(d, 'metrics.jsonl', 'pm') >= 4,
+      ppo: (d) => count(d, 'metrics.jsonl', 'ppo') >= 1,
+      eval: (d) => count(d, 'samples.jsonl', 'eval') >= 2,
+    };
+    let dir: string | undefined;
+    const killedIn: string[] = [];
+    for (const stage of Object.keys(midStage)) {
+      const args = dir ? ['run', SMOKE, '--resume', dir, '--json'] : ['run', SMOKE, '--out', out, '--json'];
+      // Detached: its own process group, so the kill takes the CLI and its trainer together.
+      const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, detached: true, stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      const killed = await new Promise<boolean>((resolve, reject) => {
+        const started = Date.now();
+        const poll = setInterval(() => {
+          const runs = fs.existsSync(out) ? fs.readdirSync(out) : [];
+          dir ??= runs[0] ? path.join(out, runs[0]) : undefined;
+          const m = dir ? manifestOf(dir) : undefined;
+          if (dir && m?.stages[stage]?.status === 'running' && midStage[stage]!(dir)) {
+            clearInterval(poll);
+            process.kill(-child.pid!, 'SIGKILL');
+            resolve(true);
+          } else if (m?.stages[stage]?.status === 'done' || child.exitCode !== null) {
+            clearInterval(poll);
+            resolve(false);
+          } else if (Date.now() - started > 300_000) {
+            clearInterval(poll);
+            reject(new Error(`the run never reached the ${stage} stage`));
+          }
+        }, 25);
+      });
+      await exited;
+      if (killed) killedIn.push(stage);
+    }
+    // Every stage was interrupted in the middle (a stage that raced to its end would not count).
+    assert.deepEqual(killedIn, Object.keys(midStage));
+    const r = cai(['run', SMOKE, '--resume', dir!, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    for (const f of ['revisions.jsonl', 'samples.jsonl', 'pairs.jsonl']) {
-      const got = lines(path.join(dir, f));
+    const m = manifestOf(dir!)!;
+    for (const s of Object.keys(midStage)) assert.equal(m.stages[s]!.status, 'done', s);
+    for (const f of ['revisions.jsonl', 'samples.jsonl', 'pairs.jsonl', 'metrics.jsonl']) {
+      const got = lines(path.join(dir!, f));
       const want = lines(path.join(reference!, f));
       const ids = got.map((x) => x['id'] as string);
       assert.equal(new Set(ids).size, ids.length, `${f}: duplicate ids`);
       assert.deepEqual([...ids].sort(), want.map((x) => x['id'] as string).sort(), `${f}: ids differ from the uninterrupted run`);
     }
-    // The critique stage draws per prompt from the run seed: the resumed records equal the reference's.
+    // Records drawn per item from the run seed equal the reference's.
     const byId = new Map(lines(path.join(reference!, 'revisions.jsonl')).map((x) => [x['id'], x]));
-    for (const rec of lines(path.join(dir, 'revisions.jsonl'))) assert.deepEqual(rec, byId.get(rec['id']));
-    for (const f of FILES) for (const l of fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
+    for (const rec of lines(path.join(dir!, 'revisions.jsonl'))) assert.deepEqual(rec, byId.get(rec['id']));
+    for (const f of FILES) for (const l of fs.readFileSync(path.join(dir!, f), 'utf8').split('\n').filter(Boolean)) JSON.parse(l);
   });
 
   it('refuses a bad configuration before anything starts, naming the file, line and field', () => {
@@ -117,7 +184,8 @@ describe('cai run', () => {
     const cases: [string, string, RegExp][] = [
       ['wrong-type', text.replace('rounds: 2', 'rounds: two'), /\.wrong-type\.tmp\.run\.yaml:\d+:\d+: .*stages\.critique\.rounds/],
       ['missing-file', text.replace('data/red-team.jsonl', 'data/nope.jsonl'), /datasets\.redTeam: no such file/],
-      ['ppo', text.replace('ppo: false', 'ppo: true'), /stage ppo is not available/],
+      ['unknown-key', text.replace('seed: 7', 'seed: 7\nsede: 8'), /\.unknown-key\.tmp\.run\.yaml:\d+:1: .*sede/],
+      ['unreachable', text.replace('    provider: embedded\n    model: tiny', '    provider: openai\n    model: tiny\n    baseUrl: http://127.0.0.1:9/v1'), /models\.tiny: .*127\.0\.0\.1:9/],
     ];
     try {
       for (const [name, t, re] of cases) {

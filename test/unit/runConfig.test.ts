@@ -38,8 +38,9 @@ describe('run configuration', () => {
     const c = r.config as RunConfig;
     assert.equal(c.name, 'smoke');
     for (const role of ['policy', 'critic', 'feedback', 'preferenceModel'] as const) assert.equal(c.models[c.roles[role]]?.model, 'tiny');
-    // Every stage `cai run` can run is on; PPO and evaluation are off until it can run them.
-    for (const s of STAGE_NAMES) assert.equal(c.stages[s].enabled, s !== 'ppo' && s !== 'eval', s);
+    // Every stage is on: the smoke run goes through the whole pipeline.
+    for (const s of STAGE_NAMES) assert.equal(c.stages[s].enabled, true, s);
+    assert.equal(c.stages.eval.hhh, 'data/hhh.jsonl');
     assert.deepEqual(c.stages.sft.schedule, { kind: 'linear-warmup', warmupSteps: 2 });
   });
 

@@ -52,6 +52,7 @@ export interface Datasets {
   helpfulness?: DatasetRef;
   pmp?: DatasetRef;
   evalPairs?: DatasetRef;
+  evalPrompts?: DatasetRef;
 }
 
 export interface StageToggle {
@@ -121,6 +122,9 @@ export interface PpoStage extends StageToggle {
 export interface EvalStage extends StageToggle {
   hhh?: string;
   judge?: string;
+  limit?: number;
+  maxTokens: number;
+  temperature: number;
 }
 
 export interface Stages {
@@ -310,6 +314,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
         helpfulness: datasetSpec('Helpfulness prompts mixed into SL-CAI finetuning so the model stays helpful.'),
         pmp: datasetSpec('Comparisons for preference-model pretraining (e.g. Q&A answers with votes).'),
         evalPairs: datasetSpec('Held-out comparisons (e.g. HH-RLHF) the preference model is scored on.'),
+        evalPrompts: datasetSpec('Held-out red-team prompts the base, SL-CAI and RL-CAI policies answer in the evaluation stage (default: `redTeam`).'),
       },
     },
     stages: {
@@ -417,7 +422,10 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
           fields: {
             enabled,
             hhh: { type: 'string', role: 'path', doc: 'An HHH evaluation file (e.g. `438HHHEvaluations.jsonl`), relative to the run file.' },
-            judge: modelRef('A `models` entry that compares the initial and final policies\' answers.'),
+            judge: modelRef('A `models` entry that compares the policies\' answers with the constitution\'s comparison prompt, in both orders.'),
+            limit: int(1, undefined, 'Items used from each evaluation set (HHH items, comparison pairs, prompts); default: all.'),
+            maxTokens: int(1, 64, 'Longest answer per policy and prompt.'),
+            temperature: num(0, 2, 0.7, 'Sampling temperature of the policies\' answers.'),
           },
         },
       },
@@ -784,11 +792,12 @@ class RunChecker {
           Object.keys(spec.fields).filter((k) => !node?.entries.some((o) => o.key === k)),
         );
         const where = path ? `\`${path}\`` : 'a run file';
+        // A warning in the editor (the rest of the file stays usable); `cai run` refuses it.
         this.report(
           e.keySpan,
           'warning',
           DiagnosticCodes.unknownKey,
-          `Unknown key \`${p}\`: not a setting of ${where}, so it is ignored.${didYouMean(s)}${s.length ? '' : ` Known keys: ${Object.keys(spec.fields).join(', ')}.`}`,
+          `Unknown key \`${p}\`: not a setting of ${where}.${didYouMean(s)}${s.length ? '' : ` Known keys: ${Object.keys(spec.fields).join(', ')}.`}`,
           s.map((c, i) => ({ title: `Change to '${c}'`, edits: [{ span: e.keySpan, newText: c }], preferred: i === 0 && s.length === 1 })),
         );
         continue;
@@ -914,6 +923,7 @@ const DATASET_FORMATS: Record<keyof Datasets, readonly DatasetFormat[]> = {
   helpfulness: ['prompts', 'hh'],
   pmp: ['qa-votes', 'pairs', 'hh'],
   evalPairs: ['pairs', 'hh'],
+  evalPrompts: ['prompts', 'hh'],
 };
 
 /** The formats each dataset slot accepts (`hh` prompts are the first human turn). */

@@ -141,6 +141,8 @@ export interface Manifest {
   seeds: { run: number } & Partial<Record<StageName, number>>;
   git?: { commit: string; dirty?: boolean };
   stages: Record<StageName, StageState>;
+  /** Provider requests and generated tokens used so far, over every session of the run (see `budgets`). */
+  budgetUsed?: { requests: number; tokens: number };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,30 @@
+// Providers the trainer builds from a specification: a model loaded here (EmbeddedProvider) or
+// an OpenAI-compatible endpoint over Node's HTTP (API keys read from the named environment
+// variable, never written anywhere).
+
+import { OpenAiProvider } from '../core/providers/openai';
+import type { Provider } from '../core/providers/types';
+import type { ProviderSpec } from '../protocol/trainer';
+import { EmbeddedProvider } from './embeddedProvider';
+import { JobError } from './jobs';
+import { NodeHttpTransport } from './nodeHttp';
+
+export interface ProviderLimits {
+  concurrency: number;
+  requestsPerSecond?: number;
+  seed?: number;
+}
+
+export async function createProvider(spec: ProviderSpec, limits: ProviderLimits): Promise<Provider> {
+  if (spec.provider === 'embedded') return EmbeddedProvider.create(spec.model, { ...(limits.seed !== undefined ? { seed: limits.seed } : {}) });
+  let apiKey: string | undefined;
+  if (spec.apiKeyEnv) {
+    apiKey = process.env[spec.apiKeyEnv];
+    if (!apiKey) throw new JobError('config', `environment variable ${spec.apiKeyEnv} (the API key) is not set`, false);
+  }
+  return new OpenAiProvider({ baseUrl: spec.baseUrl, model: spec.model, api: spec.api, ...(apiKey ? { apiKey } : {}) }, {
+    transport: new NodeHttpTransport(),
+    maxConcurrency: limits.concurrency,
+    ...(limits.requestsPerSecond ? { requestsPerSecond: limits.requestsPerSecond } : {}),
+  });
+}
