@@ -11,6 +11,7 @@ import { configFromHf } from '../core/model/hfConfig';
 import { initWeights } from '../core/model/transformer';
 import type { Generation } from '../core/model/generate';
 import { NonFiniteError } from '../core/training/guard';
+import { injectedNanStep } from './faultInjection';
 import { Rng, type RngState } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
 import type { GenerateOutput, GenerateParams, GenerateResult, ModelRef, ScoreParams, ScoreResult, TrainLmParams, TrainLmResult } from '../protocol/trainer';
@@ -156,6 +157,7 @@ export async function runTrainLm(p: TrainLmParams, ctx: JobContext): Promise<Tra
     ctx.log('info', `resuming from ${latest.path} (step ${step})`);
   }
   const pool = await makePool({ ...model, weights }, p.batchSize, { lr: p.lr, weightDecay: p.weightDecay });
+  pool.poisonStep = injectedNanStep('train-lm');
   let lastCheckpoint: string | undefined = latest?.path;
   const save = async (): Promise<void> => {
     ctx.progress({ stage: 'checkpoint', step, totalSteps: p.steps, metrics: {} });

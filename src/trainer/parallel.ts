@@ -153,6 +153,9 @@ export class ReplicaPool {
     private readonly localGrad: Float32Array | undefined,
   ) {}
 
+  /** Test hook (faultInjection.ts): the step whose loss is replaced by NaN before the guard sees it. */
+  poisonStep: number | undefined;
+
   /** Replicas in use (1 = this thread). */
   get size(): number {
     return this.local ? 1 : this.workers.length;
@@ -196,6 +199,7 @@ export class ReplicaPool {
         if (r.margins) margins.push(...r.margins);
         addStats(stats, r.stats, 1 / batches.length);
       });
+      if (step === this.poisonStep) loss = NaN;
       const gradNorm = this.local.apply([g], lr, clipNorm, step, loss);
       return { loss, gradNorm, ...(margins.length ? { margins } : {}), ...(Object.keys(stats).length ? { stats } : {}) };
     }
@@ -208,7 +212,7 @@ export class ReplicaPool {
       });
       return w.call<{ loss: number; margins: number[]; stats: Record<string, number> }>({ kind: 'grads', parts: parts.filter((p) => p !== undefined) });
     }));
-    const loss = results.reduce((a, r) => a + r.loss, 0);
+    const loss = step === this.poisonStep ? NaN : results.reduce((a, r) => a + r.loss, 0);
     const stats: Record<string, number> = {};
     for (const r of results) addStats(stats, r.stats, 1);
     const norms = await Promise.all(this.workers.map((w) => w.call<number>({ kind: 'apply', lr, clipNorm, step, loss })));

@@ -18,6 +18,7 @@ import { DiagnosticCodes } from '../core/constitution/diagnostics';
 import { parseRunConfig, resolveRunPaths, STAGE_NAMES, type RunConfig, type StageName } from '../core/runs/config';
 import { MANIFEST_VERSION, recordId, type Manifest, type PairRecord, type RevisionRecord } from '../core/runs/records';
 import { calibration, pairAccuracy } from '../core/training/preference';
+import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
 import type { BackendReport, ModelRef, PipelineParams, ProviderSpec } from '../protocol/trainer';
@@ -26,6 +27,7 @@ import { loadPairs, loadPrompts, loadQaVotes, type PromptItem } from './datasets
 import { nodeFileHost } from './fileHost';
 import { loadModel, makePool, modelConfigOf, runTrainLm } from './engine';
 import { saveHfFolder } from './hfFolder';
+import { injectedNanStep } from './faultInjection';
 import { JobError, type JobContext } from './jobs';
 import { runEvalStage } from './evalStage';
 import { runPpoStage } from './ppoStage';
@@ -321,6 +323,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const heldOut = shuffled.slice(0, nHeld);
       const train = shuffled.slice(nHeld);
       const pool = await makePool(model, s.batchSize, { lr: s.lr, weightDecay: 0.01 }, ['reward']);
+      pool.poisonStep = injectedNanStep('pm');
       try {
         const phases: [string, Pair[], number][] = [['pmp', pmp, pmp.length ? s.pmpSteps : 0], ['pm', train, train.length ? s.steps : 0]];
         let step = 0;
@@ -330,7 +333,16 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
             if (stopNow()) return;
             const batch = Array.from({ length: Math.min(s.batchSize, data.length) }, () => data[rng.nextInt(data.length)]!);
             const lr = learningRate({ kind: 'constant' }, s.lr, step);
-            const r = await pool.trainStep([{ kind: 'pm', batch: toBatch(batch) }], lr, 1, step);
+            let r;
+            try {
+              r = await pool.trainStep([{ kind: 'pm', batch: toBatch(batch) }], lr, 1, step);
+            } catch (e) {
+              if (e instanceof NonFiniteError || (e as Error).name === 'NonFiniteError') {
+                // The stage keeps no checkpoint of its own (it is short): a resume starts it again.
+                throw new JobError('nonfinite', `${(e as Error).message}; nothing was saved from this stage, and a resume starts it again (lower stages.pm.lr if it recurs)`, false);
+              }
+              throw e;
+            }
             step++;
             metric('pm', step, { loss: r.loss, grad_norm: r.gradNorm, lr, accuracy: pairAccuracy(r.margins ?? [], batch.map((x) => x.p)), ...(phase === 'pmp' ? { pmp: 1 } : {}) });
             ctx.progress({ stage: 'pm', step, totalSteps: total, metrics: { loss: r.loss } });
@@ -408,6 +420,8 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
           run.append('events.jsonl', { id: recordId(['budget-exhausted', stage, new Date().toISOString()]), time: new Date().toISOString(), level: 'warn', kind: 'budget-exhausted', stage, message });
           throw new JobError('config', message, false);
         }
+        // Name the stage in the one line the user sees.
+        if (e instanceof Error && !e.message.startsWith(`stage ${stage}`)) e.message = `stage ${stage}: ${e.message}`;
         run.setStageStatus(stage, 'failed', { error: (e as Error).message });
         event('stage-failed', stage, (e as Error).message);
         throw e;

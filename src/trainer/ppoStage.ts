@@ -25,6 +25,7 @@ import { CheckpointStore } from './checkpoint';
 import type { PromptItem } from './datasets';
 import { finishText, loadModel, makePool, type LoadedModel } from './engine';
 import { saveHfFolder } from './hfFolder';
+import { injectedNanStep } from './faultInjection';
 import { JobError, type JobContext } from './jobs';
 import type { ReplicaPool } from './parallel';
 import { pmTokens, rowsBatch } from './pmData';
@@ -132,6 +133,7 @@ export async function runPpoStage(input: PpoStageInput): Promise<{ stopped: bool
   try {
     const opt = { lr: s.lr, weightDecay: 0 };
     const policyPool = await pool(makePool({ ...policy, weights: policyWeights }, s.batchSize, opt));
+    policyPool.poisonStep = injectedNanStep('ppo');
     const refPool = await pool(makePool(policy, s.batchSize));
     const rewardPool = await pool(makePool(pm, s.batchSize, undefined, ['reward']));
     const valuePool = await pool(makePool({ ...pm, weights: valueStart }, s.batchSize, opt, ['value']));
