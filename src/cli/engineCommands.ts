@@ -41,7 +41,17 @@ async function runInTrainer<K extends JobSpec['kind']>(job: JobSpec, backend: Ba
   if (!fs.existsSync(entry)) throw new CliError(`the trainer bundle is missing (${entry}); run npm run build`);
   const client = TrainerClient.fork(entry, { onLog: (e) => process.env.CAI_DEBUG && process.stderr.write(`[trainer] ${e.message}\n`) });
   const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write(`\n${label}: stopping after the current step with a checkpoint (Ctrl-C again to stop at once)\n`);
+      abort.abort();
+    } else {
+      process.stderr.write(`${label}: stopping at once; resume continues from the last checkpoint\n`);
+      client.kill('SIGKILL');
+    }
+  };
   process.on('SIGINT', onSigint);
   try {
     const report = await client.initialize({ backend, logLevel: 'info' });
@@ -178,8 +188,9 @@ const runCmd: Command = {
     }, backend, 'run');
     const r = end.result as PipelineResult;
     if (values['json']) out(JSON.stringify({ outcome: end.outcome, dir: r.dir }));
-    else out(`${end.outcome}: ${r.dir}`);
-    return 0;
+    else out(end.outcome === 'stopped' ? `stopped: ${r.dir} (continue with cai run ${file} --resume ${r.dir})` : `${end.outcome}: ${r.dir}`);
+    // Interrupted (Ctrl-C): the shell's convention for a run ended by SIGINT.
+    return end.outcome === 'stopped' ? 130 : 0;
   },
 };
 
