@@ -9,6 +9,7 @@ import { CliError, parse, UsageError } from './args.js';
 import { ENGINE_COMMANDS } from './engineCommands.js';
 import { RUN_COMMANDS } from './runCommands.js';
 import { SERVE_COMMAND } from './serveCommand.js';
+import { EXPORT_GGUF_COMMAND } from './ggufCommand.js';
 import { color, displayPath, expandInputs, fileHost, Progress, readText, writeText } from './io.js';
 
 export interface Command {
@@ -275,6 +276,7 @@ export const COMMANDS: Record<string, Command> = {
   lsp,
   ...ENGINE_COMMANDS,
   serve: SERVE_COMMAND,
+  'export-gguf': EXPORT_GGUF_COMMAND,
   ...RUN_COMMANDS,
 };
 

@@ -281,10 +281,10 @@ function round(x: number): number {
 
 const evalCmd: Command = {
   summary: 'Evaluate a model as an AI-feedback labeller on a multiple-choice file (Anthropic\'s HHH eval shape): accuracy and calibration.',
-  usage: 'cai eval hhh FILE (--model DIR_OR_PRESET | --base-url URL --model NAME [--api chat|completions] [--api-key-env VAR]) [--limit N] [--concurrency N] [--backend B] [--json]',
+  usage: 'cai eval hhh FILE (--model DIR_OR_PRESET | --model FILE.gguf [--threads N] | --base-url URL --model NAME [--api chat|completions] [--api-key-env VAR]) [--limit N] [--concurrency N] [--backend B] [--json]',
   async run(args, cwd) {
     const { values, positionals } = parse(args, {
-      model: { type: 'string' }, 'base-url': { type: 'string' }, api: { type: 'string' }, 'api-key-env': { type: 'string' },
+      model: { type: 'string' }, 'base-url': { type: 'string' }, api: { type: 'string' }, 'api-key-env': { type: 'string' }, threads: { type: 'string' },
       limit: { type: 'string' }, concurrency: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' },
     }, this.usage);
     const [what, file] = positionals;
@@ -298,6 +298,10 @@ const evalCmd: Command = {
     if (typeof baseUrl === 'string') {
       if (typeof values['model'] !== 'string') throw new UsageError('--model NAME is required with --base-url (the model the endpoint serves)');
       provider = { provider: 'openai', baseUrl, model: values['model'], api, ...(typeof values['api-key-env'] === 'string' ? { apiKeyEnv: values['api-key-env'] } : {}) };
+    } else if (typeof values['model'] === 'string' && values['model'].toLowerCase().endsWith('.gguf')) {
+      const gguf = path.resolve(cwd, values['model']);
+      if (!fs.existsSync(gguf)) throw new CliError(`${values['model']}: no such GGUF file`, 2);
+      provider = { provider: 'llama-cpp', path: gguf, threads: num(values['threads'], 'threads', 1, true) };
     } else {
       provider = { provider: 'embedded', model: modelRef(values['model'] as string | undefined, cwd) };
     }

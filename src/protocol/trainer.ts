@@ -156,7 +156,8 @@ export interface JobCatalog {
 /** A model to ask, outside a run: one loaded in the trainer, or an OpenAI-compatible endpoint. */
 export type ProviderSpec =
   | { provider: 'embedded'; model: ModelRef }
-  | { provider: 'openai'; baseUrl: string; model: string; api: 'chat' | 'completions'; apiKeyEnv?: string };
+  | { provider: 'openai'; baseUrl: string; model: string; api: 'chat' | 'completions'; apiKeyEnv?: string }
+  | { provider: 'llama-cpp'; path: string; threads?: number; contextSize?: number; gpu?: 'off' | 'auto' | 'cuda' | 'vulkan' | 'metal' };
 
 /** A multiple-choice evaluation (Anthropic's HHH file shape) of one model. */
 export interface EvalHhhParams {

@@ -65,7 +65,7 @@ export function prepareRun(runFile: string): { config: RunConfig; constitution: 
   for (const [slot, p] of Object.entries(paths.datasets)) if (!fs.existsSync(p)) throw configError(`${runFile}: datasets.${slot}: no such file ${p}`);
   if (paths.hhh && !fs.existsSync(paths.hhh)) throw configError(`${runFile}: stages.eval.hhh: no such file ${paths.hhh}`);
   for (const [name, m] of Object.entries(config.models)) {
-    if (m.provider === 'llama-cpp') throw configError(`${runFile}: models.${name}: the llama-cpp provider is not available in this version`);
+    if (m.provider === 'llama-cpp' && !fs.existsSync(paths.models[name]!)) throw configError(`${runFile}: models.${name}.model: no such GGUF file ${paths.models[name]}`);
     if (m.provider === 'embedded' && paths.models[name] && !fs.existsSync(paths.models[name]!)) throw configError(`${runFile}: models.${name}.model: no such model folder ${paths.models[name]}`);
     if (m.provider === 'openai' && m.apiKeyEnv && !process.env[m.apiKeyEnv]) throw configError(`${runFile}: models.${name}.apiKeyEnv: environment variable ${m.apiKeyEnv} is not set`);
   }
@@ -99,7 +99,9 @@ class Providers {
     if (!m) throw configError(`no model named '${name}'`);
     const spec: ProviderSpec = m.provider === 'embedded' || override
       ? { provider: 'embedded', model: override ?? this.embeddedRef(name) }
-      : { provider: 'openai', baseUrl: m.baseUrl ?? 'http://127.0.0.1:8000/v1', model: m.model, api: m.api ?? 'completions', ...(m.apiKeyEnv ? { apiKeyEnv: m.apiKeyEnv } : {}) };
+      : m.provider === 'llama-cpp'
+        ? { provider: 'llama-cpp', path: this.paths.models[name]!, ...(m.threads !== undefined ? { threads: m.threads } : {}), ...(m.contextSize !== undefined ? { contextSize: m.contextSize } : {}), ...(m.gpu ? { gpu: m.gpu } : {}) }
+        : { provider: 'openai', baseUrl: m.baseUrl ?? 'http://127.0.0.1:8000/v1', model: m.model, api: m.api ?? 'completions', ...(m.apiKeyEnv ? { apiKeyEnv: m.apiKeyEnv } : {}) };
     const p = await createProvider(spec, { concurrency: this.config.budgets.concurrency, seed, ...(this.config.budgets.requestsPerSecond ? { requestsPerSecond: this.config.budgets.requestsPerSecond } : {}) });
     await p.ready();
     const budgeted = new BudgetedProvider(p, this.budget);
@@ -122,7 +124,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
   const redTeam: PromptItem[] = paths.datasets.redTeam ? loadPrompts(paths.datasets.redTeam, { ...(config.datasets.redTeam?.limit ? { limit: config.datasets.redTeam.limit } : {}) }).items : [];
   const helpful: PromptItem[] = paths.datasets.helpfulness ? loadPrompts(paths.datasets.helpfulness, { ...(config.datasets.helpfulness?.limit ? { limit: config.datasets.helpfulness.limit } : {}) }).items : [];
 
-  // Remote endpoints the wanted stages use must answer before anything is written.
+  // Endpoints and GGUF files the wanted stages use must answer (load) before anything is written.
   let usedBefore: Manifest['budgetUsed'];
   if (params.resume) {
     try {
@@ -136,7 +138,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     critique: [config.roles.policy, config.roles.critic], sft: [config.roles.policy], pairs: [config.roles.policy], feedback: [config.roles.feedback],
     pm: [], ppo: [], eval: [config.roles.policy, config.roles.feedback, ...(config.stages.eval.judge ? [config.stages.eval.judge] : [])],
   };
-  const remote = [...new Set(wanted.flatMap((st) => rolesOf[st]))].filter((n) => config.models[n]?.provider === 'openai');
+  const remote = [...new Set(wanted.flatMap((st) => rolesOf[st]))].filter((n) => config.models[n]?.provider === 'openai' || config.models[n]?.provider === 'llama-cpp');
   for (const name of remote) {
     try {
       await providers.get(name, 0);

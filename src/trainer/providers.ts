@@ -1,12 +1,13 @@
-// Providers the trainer builds from a specification: a model loaded here (EmbeddedProvider) or
-// an OpenAI-compatible endpoint over Node's HTTP (API keys read from the named environment
-// variable, never written anywhere).
+// Providers the trainer builds from a specification: a model loaded here (EmbeddedProvider), a
+// local GGUF file through node-llama-cpp (LlamaCppProvider), or an OpenAI-compatible endpoint
+// over Node's HTTP (API keys read from the named environment variable, never written anywhere).
 
 import { OpenAiProvider } from '../core/providers/openai';
 import type { Provider } from '../core/providers/types';
 import type { ProviderSpec } from '../protocol/trainer';
 import { EmbeddedProvider } from './embeddedProvider';
 import { JobError } from './jobs';
+import { LlamaCppProvider } from './llamaCppProvider';
 import { NodeHttpTransport } from './nodeHttp';
 
 export interface ProviderLimits {
@@ -17,6 +18,13 @@ export interface ProviderLimits {
 
 export async function createProvider(spec: ProviderSpec, limits: ProviderLimits): Promise<Provider> {
   if (spec.provider === 'embedded') return EmbeddedProvider.create(spec.model, { ...(limits.seed !== undefined ? { seed: limits.seed } : {}) });
+  if (spec.provider === 'llama-cpp') {
+    return new LlamaCppProvider(spec.path, {
+      ...(spec.threads !== undefined ? { threads: spec.threads } : {}),
+      ...(spec.contextSize !== undefined ? { contextSize: spec.contextSize } : {}),
+      gpu: spec.gpu === undefined || spec.gpu === 'off' ? false : spec.gpu,
+    });
+  }
   let apiKey: string | undefined;
   if (spec.apiKeyEnv) {
     apiKey = process.env[spec.apiKeyEnv];

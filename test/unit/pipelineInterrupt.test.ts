@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 
 const root = path.resolve(__dirname, '../..');
 const CLI = path.join(root, 'dist', 'cli.js');
-const env = { ...process.env, CAI_BACKEND: '' };
+const env: NodeJS.ProcessEnv = { ...process.env, CAI_BACKEND: '' };
 delete env['CAI_INJECT_NAN'];
 
 function records(file: string, stage?: string): { id: string; stage?: string; step?: number }[] {

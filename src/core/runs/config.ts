@@ -31,6 +31,10 @@ export interface ModelEntry {
   apiKeyEnv?: string;
   maxTokens?: number;
   temperature?: number;
+  /** llama-cpp: CPU threads, context size and GPU offload. */
+  threads?: number;
+  contextSize?: number;
+  gpu?: 'off' | 'auto' | 'cuda' | 'vulkan' | 'metal';
 }
 
 export interface Roles {
@@ -292,6 +296,9 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
           apiKeyEnv: { type: 'string', role: 'env-name', doc: 'openai: the NAME of the environment variable that holds the API key (e.g. `OPENAI_API_KEY`), never the key itself.' },
           maxTokens: int(1, undefined, 'Longest completion asked of this model, unless a stage says otherwise.'),
           temperature: num(0, 2, undefined, 'Sampling temperature for this model, unless a stage says otherwise.'),
+          threads: int(1, undefined, 'llama-cpp: CPU threads (default: llama.cpp\'s choice; 1–2 on small or busy machines, whose idle threads otherwise spin).', 1024),
+          contextSize: int(16, undefined, 'llama-cpp: context window in tokens (default: the model\'s training context, at most 4096).'),
+          gpu: { type: 'string', enum: ['off', 'auto', 'cuda', 'vulkan', 'metal'], default: 'off', doc: 'llama-cpp: offload to a GPU through this backend (`off`: CPU only; `auto`: whatever node-llama-cpp finds).' },
         },
       },
     },
