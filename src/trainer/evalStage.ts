@@ -16,7 +16,7 @@ import { labelPair, samplePair } from '../core/pipeline/stages';
 import type { Provider } from '../core/providers/types';
 import type { EvalStage } from '../core/runs/config';
 import { recordId } from '../core/runs/records';
-import { calibration, pairAccuracy } from '../core/training/preference';
+import { accuracyByMargin, calibration, pairAccuracy } from '../core/training/preference';
 import { Rng } from '../core/training/rng';
 import type { HhhReport } from '../protocol/trainer';
 import { loadHhh, loadPairs, splitHhPair, type HhhItem, type PromptItem } from './datasets';
@@ -160,7 +160,7 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
         }
         const labels = margins.map(() => 1);
         const cal = calibration(margins, labels);
-        pmReport[name] = { pairs: pairs.length, accuracy: pairAccuracy(margins, labels), ece: cal.ece, mean_margin: margins.reduce((a, x) => a + x, 0) / margins.length, bins: cal.bins };
+        pmReport[name] = { pairs: pairs.length, accuracy: pairAccuracy(margins, labels), ece: cal.ece, mean_margin: margins.reduce((a, x) => a + x, 0) / margins.length, bins: cal.bins, accuracy_by_margin: accuracyByMargin(margins, labels) };
       }
       report['preference_model'] = pmReport;
     }

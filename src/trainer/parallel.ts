@@ -73,7 +73,7 @@ export function sliceBatch(t: TrainBatch, start: number, count: number): TrainBa
   const b = t.batch;
   return {
     kind: 'pm',
-    batch: { ids: b.ids.slice(2 * start * b.cols, 2 * (start + count) * b.cols), rows: 2 * count, cols: b.cols, lengths: b.lengths.slice(2 * start, 2 * (start + count)), labels: b.labels.slice(start, start + count) },
+    batch: { ids: b.ids.slice(2 * start * b.cols, 2 * (start + count) * b.cols), rows: 2 * count, cols: b.cols, lengths: b.lengths.slice(2 * start, 2 * (start + count)), labels: b.labels.slice(start, start + count), ...(b.lmWeight ? { lmWeight: b.lmWeight } : {}) },
   };
 }
 

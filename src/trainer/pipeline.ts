@@ -4,6 +4,7 @@
 // nothing; per-item random streams are derived from the run seed and the item's id, so a
 // resumed run draws exactly what an uninterrupted one would.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +18,7 @@ import { mapConcurrent } from '../core/pipeline/concurrent';
 import { DiagnosticCodes } from '../core/constitution/diagnostics';
 import { parseRunConfig, resolveRunPaths, STAGE_NAMES, type RunConfig, type StageName } from '../core/runs/config';
 import { MANIFEST_VERSION, recordId, type Manifest, type PairRecord, type RevisionRecord } from '../core/runs/records';
-import { calibration, pairAccuracy } from '../core/training/preference';
+import { accuracyByMargin, calibration, pairAccuracy } from '../core/training/preference';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
@@ -70,6 +71,21 @@ export function prepareRun(runFile: string): { config: RunConfig; constitution: 
     if (m.provider === 'openai' && m.apiKeyEnv && !process.env[m.apiKeyEnv]) throw configError(`${runFile}: models.${name}.apiKeyEnv: environment variable ${m.apiKeyEnv} is not set`);
   }
   return { config, constitution: res.constitution, constitutionText: fs.readFileSync(paths.constitution, 'utf8'), paths };
+}
+
+/** The commit of the git repository holding the run file, and whether its tree had changes (no shell; absent outside a repository). */
+function gitInfo(dir: string): Manifest['git'] {
+  const git = (args: string[]): string | undefined => {
+    try {
+      return execFileSync('git', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = git(['rev-parse', 'HEAD']);
+  if (!commit || !/^[0-9a-f]{40}$/.test(commit)) return undefined;
+  const status = git(['status', '--porcelain', '--untracked-files=no']);
+  return { commit, ...(status !== undefined ? { dirty: status !== '' } : {}) };
 }
 
 function stamp(d: Date): string {
@@ -173,6 +189,10 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       versions: { studio: params.studioVersion, node: process.version, tfjs: tf.version_core },
       backend: { requested: config.backend, ...(backend ? { used: backend.backend, reason: backend.reason } : {}) },
       seeds: { run: config.seed },
+      ...(() => {
+        const g = gitInfo(path.dirname(path.resolve(params.runFile)));
+        return g ? { git: g } : {};
+      })(),
       stages: Object.fromEntries(STAGE_NAMES.map((s) => [s, { status: wanted.includes(s) ? 'pending' : 'skipped' }])) as Manifest['stages'],
     };
     run = RunDirectory.create(dir, manifest);
@@ -182,7 +202,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     const time = new Date().toISOString();
     run.append('events.jsonl', { id: recordId([kind, stage, time]), time, level: 'info', kind, stage, message });
   };
-  const metric = (stage: StageName, step: number, values: Record<string, number>): void => {
+  const metric = (stage: StageName, step: number, values: Record<string, number | string>): void => {
     run.append('metrics.jsonl', { id: recordId([stage, String(step)]), stage, step, time: Date.now(), ...values });
   };
   let stopped = false;
@@ -316,28 +336,46 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const encode = (prompt: string, response: string): number[] => pmTokens(model, c, prompt, response);
       type Pair = { a: number[]; b: number[]; p: number };
       const toBatch = pairBatch;
-      const labelled = run.read<PairRecord>('pairs.jsonl').records.map((r) => ({ a: encode(r.prompt, r.response_a), b: encode(r.prompt, r.response_b), p: r.p_a, id: r.id }));
-      const pmp = paths.datasets.pmp && s.pmpSteps > 0 ? loadQaVotes(paths.datasets.pmp).items.map((x) => ({ a: encode(x.question, x.better), b: encode(x.question, x.worse), p: 1 })) : [];
-      const evalPairs = paths.datasets.evalPairs ? loadPairs(paths.datasets.evalPairs).items.map((x) => ({ a: encode(x.prompt, x.chosen), b: encode(x.prompt, x.rejected), p: 1 })) : [];
+      const labelled = run.read<PairRecord>('pairs.jsonl').records.map((r) => ({ a: encode(r.prompt, r.response_a), b: encode(r.prompt, r.response_b), p: r.p_a }));
+      const pmp = paths.datasets.pmp && s.pmpSteps > 0 ? loadQaVotes(paths.datasets.pmp, { ...(config.datasets.pmp?.limit ? { limit: config.datasets.pmp.limit } : {}) }).items.map((x) => ({ a: encode(x.question, x.better), b: encode(x.question, x.worse), p: 1 })) : [];
+      const pairsOf = (file: string | undefined, limit: number | undefined): Pair[] => (file ? loadPairs(file, limit ? { limit } : {}).items.map((x) => ({ a: encode(x.prompt, x.chosen), b: encode(x.prompt, x.rejected), p: 1 })) : []);
+      const evalPairs = pairsOf(paths.datasets.evalPairs, config.datasets.evalPairs?.limit);
+      const helpfulAll = pairsOf(paths.datasets.helpfulnessPairs, config.datasets.helpfulnessPairs?.limit);
       const rng = new Rng(seedOf('pm'));
-      const shuffled = rng.shuffle([...labelled]);
-      const nHeld = Math.floor(shuffled.length * s.evalFraction);
-      const heldOut = shuffled.slice(0, nHeld);
-      const train = shuffled.slice(nHeld);
+      const split = (all: Pair[]): [Pair[], Pair[]] => {
+        const shuffled = rng.shuffle([...all]);
+        const n = Math.floor(shuffled.length * s.evalFraction);
+        return [shuffled.slice(0, n), shuffled.slice(n)];
+      };
+      const [heldOut, train] = split(labelled);
+      const [heldOutHelpful, helpful] = split(helpfulAll);
       const pool = await makePool(model, s.batchSize, { lr: s.lr, weightDecay: 0.01 }, ['reward']);
       pool.poisonStep = injectedNanStep('pm');
+      /** Reward margins of many pairs, a few at a time (long held-out sets must not make one huge batch). */
+      const marginsOf = async (data: Pair[]): Promise<number[]> => {
+        const out: number[] = [];
+        for (let i = 0; i < data.length; i += 16) out.push(...(await pool.margins(toBatch(data.slice(i, i + 16)))));
+        return out;
+      };
       try {
-        const phases: [string, Pair[], number][] = [['pmp', pmp, pmp.length ? s.pmpSteps : 0], ['pm', train, train.length ? s.steps : 0]];
+        // Pretraining on binarised comparisons (with the optional LM loss on the better answer),
+        // then finetuning on the AI labels mixed with human helpfulness comparisons.
+        const draw = (phase: 'pmp' | 'finetune'): Pair => {
+          if (phase === 'pmp') return pmp[rng.nextInt(pmp.length)]!;
+          if (helpful.length && (train.length === 0 || rng.next() < s.helpfulnessMix)) return helpful[rng.nextInt(helpful.length)]!;
+          return train[rng.nextInt(train.length)]!;
+        };
+        const phases: ['pmp' | 'finetune', number][] = [['pmp', pmp.length ? s.pmpSteps : 0], ['finetune', train.length || helpful.length ? s.steps : 0]];
         let step = 0;
-        const total = phases.reduce((a, x) => a + x[2], 0);
-        for (const [phase, data, steps] of phases) {
+        const total = phases.reduce((a, x) => a + x[1], 0);
+        for (const [phase, steps] of phases) {
           for (let i = 0; i < steps; i++) {
             if (stopNow()) return;
-            const batch = Array.from({ length: Math.min(s.batchSize, data.length) }, () => data[rng.nextInt(data.length)]!);
+            const batch = Array.from({ length: s.batchSize }, () => draw(phase));
             const lr = learningRate({ kind: 'constant' }, s.lr, step);
             let r;
             try {
-              r = await pool.trainStep([{ kind: 'pm', batch: toBatch(batch) }], lr, 1, step);
+              r = await pool.trainStep([{ kind: 'pm', batch: { ...toBatch(batch), ...(phase === 'pmp' && s.lmLossWeight > 0 ? { lmWeight: s.lmLossWeight } : {}) } }], lr, 1, step);
             } catch (e) {
               if (e instanceof NonFiniteError || (e as Error).name === 'NonFiniteError') {
                 // The stage keeps no checkpoint of its own (it is short): a resume starts it again.
@@ -346,17 +384,24 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
               throw e;
             }
             step++;
-            metric('pm', step, { loss: r.loss, grad_norm: r.gradNorm, lr, accuracy: pairAccuracy(r.margins ?? [], batch.map((x) => x.p)), ...(phase === 'pmp' ? { pmp: 1 } : {}) });
+            const margins = r.margins ?? [];
+            // Mean margin on the side of the label: how far the model separates the pairs.
+            const margin = margins.reduce((acc, x, j) => acc + (batch[j]!.p >= 0.5 ? x : -x), 0) / Math.max(1, margins.length);
+            metric('pm', step, { loss: r.loss, grad_norm: r.gradNorm, lr, accuracy: pairAccuracy(margins, batch.map((x) => x.p)), margin, ...(r.stats?.['lm_loss'] !== undefined ? { lm_loss: r.stats['lm_loss'] } : {}), phase });
             ctx.progress({ stage: 'pm', step, totalSteps: total, metrics: { loss: r.loss } });
           }
         }
         const report: Record<string, unknown> = {};
-        for (const [name, data] of [['held_out_ai_labels', heldOut], ['eval_pairs', evalPairs]] as const) {
+        for (const [name, data] of [['held_out_ai_labels', heldOut], ['held_out_helpfulness', heldOutHelpful], ['eval_pairs', evalPairs]] as const) {
           if (!data.length) continue;
-          const margins = await pool.margins(toBatch(data));
+          const margins = await marginsOf(data);
           const labels = data.map((x) => x.p);
           const cal = calibration(margins, labels);
-          report[name] = { pairs: data.length, accuracy: pairAccuracy(margins, labels), ece: cal.ece, bins: cal.bins };
+          report[name] = {
+            pairs: data.length, accuracy: pairAccuracy(margins, labels), ece: cal.ece,
+            mean_margin: margins.reduce((acc, x, j) => acc + (labels[j]! >= 0.5 ? x : -x), 0) / margins.length,
+            bins: cal.bins, accuracy_by_margin: accuracyByMargin(margins, labels),
+          };
         }
         const prev = fs.existsSync(run.path('eval.json')) ? JSON.parse(fs.readFileSync(run.path('eval.json'), 'utf8')) as Record<string, unknown> : {};
         run.writeJsonAtomic('eval.json', { ...prev, preference_model: report });

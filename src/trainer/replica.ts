@@ -10,7 +10,7 @@ import { AdamW, type AdamWState } from '../core/training/optimizer';
 import { clipScale } from '../core/training/clip';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
-import { preferenceLoss, rewardsAtLast, type PairBatch } from '../core/training/preference';
+import { betterRows, preferenceLoss, rewardsAtLast, type PairBatch } from '../core/training/preference';
 import { policyLoss, scaledTokenLogprobs, stateValues, valueLoss, type PolicyBatch, type PpoRows, type ValueBatch } from '../core/training/ppo';
 import { embeddingGradMode } from './backend';
 
@@ -112,6 +112,13 @@ export class Replica {
         const r = preferenceLoss(rewardsAtLast(this.model, batch.batch), tf.tensor1d(batch.batch.labels));
         // Kept past variableGrads' own scope; read and freed below.
         margins = tf.keep(r.margins);
+        const w = batch.batch.lmWeight ?? 0;
+        if (w > 0 && batch.batch.cols > 1) {
+          const better = betterRows(batch.batch);
+          const lm = this.model.lmLoss(tf.tensor2d(better.ids, [better.rows, better.cols], 'int32'), tf.tensor2d(better.lossMask, [better.rows, better.cols - 1]));
+          stats = { lm_loss: tf.keep(lm) };
+          return tf.add(r.loss, tf.mul(w, lm)) as tf.Scalar;
+        }
         return r.loss;
       };
       const { value, grads } = tf.variableGrads(lossFn, vars);

@@ -57,7 +57,15 @@ describe('cai run', () => {
     }
     const metrics = lines(path.join(dir, 'metrics.jsonl'));
     assert.ok(metrics.some((m) => m['stage'] === 'sft' && typeof m['loss'] === 'number'));
-    assert.ok(metrics.some((m) => m['stage'] === 'pm' && typeof m['accuracy'] === 'number'));
+    // PM: pretraining steps (with the LM loss on the better answer), then finetuning.
+    const pm = metrics.filter((m) => m['stage'] === 'pm');
+    assert.deepEqual(pm.map((m) => m['phase']), [...Array(4).fill('pmp'), ...Array(10).fill('finetune')]);
+    for (const m of pm) assert.ok(Number.isFinite(m['loss']) && Number.isFinite(m['accuracy']) && Number.isFinite(m['margin']));
+    assert.ok(pm.filter((m) => m['phase'] === 'pmp').every((m) => (m['lm_loss'] as number) > 0));
+    assert.ok(pm.filter((m) => m['phase'] === 'finetune').every((m) => m['lm_loss'] === undefined));
+    // The run's repository is recorded.
+    const git = (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { git?: { commit: string } }).git;
+    if (fs.existsSync(path.join(root, '.git'))) assert.match(git?.commit ?? '', /^[0-9a-f]{40}$/);
     // PPO logs TRL's metric names, one record per iteration, and its sampled completions.
     const ppo = metrics.filter((m) => m['stage'] === 'ppo');
     assert.deepEqual(ppo.map((m) => m['step']), [1, 2, 3]);
@@ -79,6 +87,8 @@ describe('cai run', () => {
       evaluation: { feedback_model: { hhh: { items: number; accuracy: number; ece: number; method: string } }; preference_model: Record<string, { pairs: number; accuracy: number }>; policies: Record<string, { mean_pm_score: number }>; win_rates: Record<string, { pm: { win_rate: number }; judge: { soft_win_rate: number } }> };
     };
     assert.ok(typeof evalJson.preference_model['eval_pairs']!.accuracy === 'number');
+    assert.equal((evalJson.preference_model['held_out_helpfulness'] as unknown as { pairs: number }).pairs, 2);
+    assert.equal((evalJson.preference_model['eval_pairs'] as unknown as { accuracy_by_margin: { count: number }[] }).accuracy_by_margin.reduce((a, b) => a + b.count, 0), 12);
     const ev = evalJson.evaluation;
     assert.equal(ev.feedback_model.hhh.items, 8);
     assert.equal(ev.feedback_model.hhh.method, 'exact');

@@ -57,6 +57,7 @@ export interface Datasets {
   pmp?: DatasetRef;
   evalPairs?: DatasetRef;
   evalPrompts?: DatasetRef;
+  helpfulnessPairs?: DatasetRef;
 }
 
 export interface StageToggle {
@@ -103,6 +104,7 @@ export interface PmStage extends StageToggle {
   lr: number;
   lmLossWeight: number;
   evalFraction: number;
+  helpfulnessMix: number;
 }
 
 export interface PpoStage extends StageToggle {
@@ -321,6 +323,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
         helpfulness: datasetSpec('Helpfulness prompts mixed into SL-CAI finetuning so the model stays helpful.'),
         pmp: datasetSpec('Comparisons for preference-model pretraining (e.g. Q&A answers with votes).'),
         evalPairs: datasetSpec('Held-out comparisons (e.g. HH-RLHF) the preference model is scored on.'),
+        helpfulnessPairs: datasetSpec('Human helpfulness comparisons (e.g. HH-RLHF helpful-base) mixed with the AI harmlessness labels when the preference model is finetuned.'),
         evalPrompts: datasetSpec('Held-out red-team prompts the base, SL-CAI and RL-CAI policies answer in the evaluation stage (default: `redTeam`).'),
       },
     },
@@ -397,6 +400,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
             lr: lr(1e-4, 'the preference model'),
             lmLossWeight: num(0, undefined, 0.1, 'Weight of the language-modelling loss on the better response added during pretraining.'),
             evalFraction: num(0, 0.5, 0.1, 'Share of labelled pairs held out to measure accuracy.'),
+            helpfulnessMix: num(0, 1, 0.5, 'Share of finetuning comparisons drawn from `datasets.helpfulnessPairs` (when it is set).'),
           },
         },
         ppo: {
@@ -931,6 +935,7 @@ const DATASET_FORMATS: Record<keyof Datasets, readonly DatasetFormat[]> = {
   pmp: ['qa-votes', 'pairs', 'hh'],
   evalPairs: ['pairs', 'hh'],
   evalPrompts: ['prompts', 'hh'],
+  helpfulnessPairs: ['pairs', 'hh'],
 };
 
 /** The formats each dataset slot accepts (`hh` prompts are the first human turn). */

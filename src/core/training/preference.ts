@@ -17,6 +17,52 @@ export interface PairBatch {
   lengths: Int32Array;
   /** P(A preferred) per pair. */
   labels: Float32Array;
+  /** Weight of a language-modelling loss on each pair's better response, added to the loss (0: none). */
+  lmWeight?: number;
+}
+
+/**
+ * The better response of each pair (A when P(A) ≥ 0.5) as right-padded token rows with a loss
+ * mask over its real tokens: what the optional language-modelling term of preference training
+ * learns from.
+ */
+export function betterRows(batch: PairBatch): { ids: Int32Array; rows: number; cols: number; lossMask: Float32Array } {
+  const pairs = batch.labels.length;
+  const cols = batch.cols;
+  const ids = new Int32Array(pairs * cols);
+  const lossMask = new Float32Array(pairs * (cols - 1));
+  for (let i = 0; i < pairs; i++) {
+    const r = batch.labels[i]! >= 0.5 ? 2 * i : 2 * i + 1;
+    ids.set(batch.ids.subarray(r * cols, (r + 1) * cols), i * cols);
+    lossMask.fill(1, i * (cols - 1), i * (cols - 1) + Math.max(0, batch.lengths[r]! - 1));
+  }
+  return { ids, rows: pairs, cols, lossMask };
+}
+
+export interface MarginBin {
+  lo: number;
+  hi: number;
+  count: number;
+  /** Share of the bin's pairs whose margin has the label's sign. */
+  accuracy: number;
+}
+
+/**
+ * Accuracy against the size of the reward difference |r_a − r_b| (the HH-RLHF paper's view: a
+ * well-trained preference model is more often right where it is more sure). Labels at exactly
+ * 0.5 are left out.
+ */
+export function accuracyByMargin(margins: ArrayLike<number>, labels: ArrayLike<number>, edges: readonly number[] = [0, 0.25, 0.5, 1, 2, 4]): MarginBin[] {
+  const bins: MarginBin[] = edges.map((lo, i) => ({ lo, hi: edges[i + 1] ?? Infinity, count: 0, accuracy: 0 }));
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] === 0.5) continue;
+    const m = Math.abs(margins[i]!);
+    const b = bins.find((x) => m >= x.lo && m < x.hi) ?? bins[bins.length - 1]!;
+    b.count++;
+    if ((margins[i]! > 0) === (labels[i]! > 0.5)) b.accuracy++;
+  }
+  for (const b of bins) b.accuracy = b.count ? b.accuracy / b.count : NaN;
+  return bins;
 }
 
 /** Rewards of every row, read at its last real token: [rows]. */
