@@ -3,25 +3,16 @@
 // it finishes without repeating or losing a record, and the count carries over.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { caiSync, runWorkspace } from '../support/runs';
 
-const root = path.resolve(__dirname, '../..');
-const CLI = path.join(root, 'dist', 'cli.js');
-
-function cai(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CAI_BACKEND: '' }, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cai = (args: string[]): ReturnType<typeof caiSync> => caiSync(args);
 
 describe('run budgets', () => {
   it('stops at budgets.maxRequests, then resumes with a larger budget to the same records', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-budget-'));
-    fs.cpSync(path.join(root, 'examples', 'data'), path.join(dir, 'data'), { recursive: true });
-    fs.copyFileSync(path.join(root, 'examples', 'harmless-helpful.constitution.yaml'), path.join(dir, 'harmless-helpful.constitution.yaml'));
+    const dir = runWorkspace('cai-budget-');
     const config = (maxRequests: number): string => [
       'name: budget', 'constitution: harmless-helpful.constitution.yaml', 'seed: 3',
       'models:', '  tiny: { provider: embedded, model: tiny }', 'roles:', '  policy: tiny',

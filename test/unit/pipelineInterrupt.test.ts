@@ -4,14 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { caiEnv, CLI, REPO, runWorkspace } from '../support/runs';
 
-const root = path.resolve(__dirname, '../..');
-const CLI = path.join(root, 'dist', 'cli.js');
-const env: NodeJS.ProcessEnv = { ...process.env, CAI_BACKEND: '' };
-delete env['CAI_INJECT_NAN'];
+const env = caiEnv();
+const root = REPO;
 
 function records(file: string, stage?: string): { id: string; stage?: string; step?: number }[] {
   if (!fs.existsSync(file)) return [];
@@ -28,9 +26,7 @@ function records(file: string, stage?: string): { id: string; stage?: string; st
 
 describe('Ctrl-C during cai run', () => {
   it('stops PPO with a checkpoint, exits 130, and resumes without repeating an iteration', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-int-'));
-    fs.cpSync(path.join(root, 'examples', 'data'), path.join(dir, 'data'), { recursive: true });
-    fs.copyFileSync(path.join(root, 'examples', 'harmless-helpful.constitution.yaml'), path.join(dir, 'harmless-helpful.constitution.yaml'));
+    const dir = runWorkspace('cai-int-');
     const file = path.join(dir, 'int.run.yaml');
     fs.writeFileSync(file, [
       'name: int', 'constitution: harmless-helpful.constitution.yaml', 'seed: 9',

@@ -3,30 +3,21 @@
 // Skips (one line) without node-llama-cpp unless CAI_REQUIRE_LLAMA_CPP=1.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { caiSync, REPO, runWorkspace } from '../support/runs';
 import { findNodeLlamaCpp } from '../../src/trainer/llamaCppProvider';
 
-const root = path.resolve(__dirname, '../..');
-const CLI = path.join(root, 'dist', 'cli.js');
+const root = REPO;
 const installed = findNodeLlamaCpp() !== undefined;
 const skip: string | false = installed || process.env.CAI_REQUIRE_LLAMA_CPP === '1' ? false : 'node-llama-cpp is not installed (npm install node-llama-cpp@3.21.1)';
 
-function cai(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, CAI_BACKEND: '' };
-  delete env['CAI_INJECT_NAN'];
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cai = (args: string[]): ReturnType<typeof caiSync> => caiSync(args);
 
 describe('llama-cpp models in runs', { skip }, () => {
   it('critiques and labels with a GGUF model in cai run, and answers the HHH eval', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-llama-'));
-    fs.cpSync(path.join(root, 'examples', 'data'), path.join(dir, 'data'), { recursive: true });
-    fs.copyFileSync(path.join(root, 'examples', 'harmless-helpful.constitution.yaml'), path.join(dir, 'harmless-helpful.constitution.yaml'));
+    const dir = runWorkspace('cai-llama-');
     const exp = cai(['export-gguf', 'nano', '-o', path.join(dir, 'nano.gguf')]);
     assert.equal(exp.code, 0, exp.stderr);
     const file = path.join(dir, 'llama.run.yaml');

@@ -3,28 +3,16 @@
 // checkpoint is intact and named; the run resumes from it once the cause is gone.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { caiSync, runWorkspace } from '../support/runs';
 
-const root = path.resolve(__dirname, '../..');
-const CLI = path.join(root, 'dist', 'cli.js');
-
-function cai(args: string[], inject?: string): { code: number | null; stdout: string; stderr: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, CAI_BACKEND: '' };
-  delete env['CAI_INJECT_NAN'];
-  if (inject) env['CAI_INJECT_NAN'] = inject;
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', env, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cai = (args: string[], injectNan?: string): ReturnType<typeof caiSync> => caiSync(args, injectNan ? { injectNan } : {});
 
 describe('NaN in a training stage', () => {
   it('stops sft, pm and ppo with a diagnostic, keeps the last good checkpoint, and resumes', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-nan-'));
-    fs.cpSync(path.join(root, 'examples', 'data'), path.join(dir, 'data'), { recursive: true });
-    fs.copyFileSync(path.join(root, 'examples', 'harmless-helpful.constitution.yaml'), path.join(dir, 'harmless-helpful.constitution.yaml'));
+    const dir = runWorkspace('cai-nan-');
     const file = path.join(dir, 'nan.run.yaml');
     fs.writeFileSync(file, [
       'name: nan', 'constitution: harmless-helpful.constitution.yaml', 'seed: 5',
