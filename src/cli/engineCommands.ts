@@ -9,6 +9,7 @@ import type { BackendChoice, BackendReport, GenerateResult, HhhReport, ProviderS
 import { TrainerClient } from '../trainer/supervisor';
 import { CliError, parse, UsageError } from './args';
 import { ProgressLines } from './progress';
+import { oracleResults, oracleTable } from './report';
 import type { Command } from './commands';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -176,6 +177,7 @@ const runCmd: Command = {
     const known = ['critique', 'sft', 'pairs', 'feedback', 'pm', 'ppo', 'eval'];
     for (const s of stages ?? []) if (!known.includes(s)) throw new UsageError(`--stages: unknown stage '${s}' (stages: ${known.join(', ')})`);
     const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(__dirname), 'package.json'), 'utf8')) as { version: string };
+    const started = Date.now();
     const end = await runInTrainer<'pipeline'>({
       kind: 'pipeline',
       params: {
@@ -188,7 +190,16 @@ const runCmd: Command = {
     }, backend, 'run');
     const r = end.result as PipelineResult;
     if (values['json']) out(JSON.stringify({ outcome: end.outcome, dir: r.dir }));
-    else out(end.outcome === 'stopped' ? `stopped: ${r.dir} (continue with cai run ${file} --resume ${r.dir})` : `${end.outcome}: ${r.dir}`);
+    else if (end.outcome === 'stopped') out(`stopped: ${r.dir} (continue with cai run ${file} --resume ${r.dir})`);
+    else {
+      // A run scored by the built-in world's oracle ends with its table; the last line is the run directory.
+      const evalFile = path.join(r.dir, 'eval.json');
+      const results = fs.existsSync(evalFile) ? oracleResults(JSON.parse(fs.readFileSync(evalFile, 'utf8'))) : undefined;
+      const minutes = (Date.now() - started) / 60_000;
+      out(`${end.outcome} in ${minutes.toFixed(1)} min`);
+      if (results) out(`\n${oracleTable(results)}\n`);
+      out(r.dir);
+    }
     // Interrupted (Ctrl-C): the shell's convention for a run ended by SIGINT.
     return end.outcome === 'stopped' ? 130 : 0;
   },

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Manifest, PairRecord } from '../core/runs/records';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
+import { oracleResults } from './report';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
@@ -96,11 +97,22 @@ function summarise(dir: string): RunSummary {
   };
   last('sft', 'loss');
   last('pm', 'loss');
+  last('ppo', 'objective/scores');
+  last('ppo', 'objective/kl');
   const evalFile = path.join(dir, 'eval.json');
   if (fs.existsSync(evalFile)) {
     try {
       const e = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as { preference_model?: Record<string, { accuracy?: number }> };
       for (const [k, v] of Object.entries(e.preference_model ?? {})) if (typeof v.accuracy === 'number') headline[`pm_accuracy_${k}`] = v.accuracy;
+      const oracle = oracleResults(e);
+      if (oracle) {
+        for (const [k, p] of Object.entries(oracle.policies)) {
+          headline[`${k}_harmless_rate`] = p.harmless_rate;
+          headline[`${k}_evasive_rate`] = p.evasive_rate;
+          headline[`${k}_benign_helpfulness`] = p.benign_helpfulness;
+        }
+        if (oracle.ai_label_agreement !== null) headline['ai_label_agreement'] = oracle.ai_label_agreement;
+      }
     } catch (err) {
       throw new CliError(`${evalFile}: ${(err as Error).message}`);
     }

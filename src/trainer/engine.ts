@@ -37,6 +37,12 @@ export interface LoadedModel {
 export async function loadModel(ref: ModelRef, seed = 0, heads: HeadName[] = []): Promise<LoadedModel> {
   if ('preset' in ref) {
     if (!PRESETS[ref.preset]) throw new JobError('config', `unknown model preset '${ref.preset}' (known: ${Object.keys(PRESETS).join(', ')})`, false);
+    const bundled = PRESETS[ref.preset]!.bundled;
+    if (bundled) {
+      const dir = bundledModelDir(bundled);
+      if (!fs.existsSync(path.join(dir, 'config.json'))) throw new JobError('model-file', `the built-in model '${ref.preset}' is missing (${dir}); npm run pretrain-embedded makes it`, false);
+      return { ...(await loadModel({ path: dir }, seed, heads)), source: `preset:${ref.preset}` };
+    }
     const config = presetConfig(ref.preset);
     const rng = new Rng(seed).fork('init');
     const tokenizer = new ByteTokenizer(config.vocabSize);
@@ -47,6 +53,16 @@ export async function loadModel(ref: ModelRef, seed = 0, heads: HeadName[] = [])
   if (!loaded.tokenizer) throw new JobError('model-file', `${path.join(dir, 'tokenizer.json')}: the model folder has no tokenizer.json`, false);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
   return { config: loaded.config, weights: loaded.weights, tokenizer: loaded.tokenizer, tokenizerJson: fs.readFileSync(tokenizerFile, 'utf8'), source: dir };
+}
+
+/** A bundled model's folder: beside the bundle (dist/..), or in the repository when running from sources. */
+export function bundledModelDir(rel: string): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return path.join(dir, rel);
+    dir = path.dirname(dir);
+  }
+  return path.resolve(__dirname, '..', rel);
 }
 
 /** Replicas the current backend should use: one per core on WASM (one thread each), else one. */

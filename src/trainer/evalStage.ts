@@ -15,9 +15,10 @@ import { normalisedFirst } from '../core/pipeline/labels';
 import { labelPair, samplePair } from '../core/pipeline/stages';
 import type { Provider } from '../core/providers/types';
 import type { EvalStage } from '../core/runs/config';
-import { recordId } from '../core/runs/records';
+import { recordId, type PairRecord } from '../core/runs/records';
 import { accuracyByMargin, calibration, pairAccuracy } from '../core/training/preference';
 import { Rng } from '../core/training/rng';
+import { classify, metrics as worldMetrics, preferenceOrder } from '../core/world/index';
 import type { HhhReport } from '../protocol/trainer';
 import { loadHhh, loadPairs, splitHhPair, type HhhItem, type PromptItem } from './datasets';
 import { loadModel, makePool, type LoadedModel } from './engine';
@@ -131,6 +132,9 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
   const { ctx, run, constitution: c } = input;
   const report: Record<string, unknown> = {};
   const limit = s.limit;
+  const answersByPolicy = new Map<string, string[]>();
+  const prompts = input.prompts.slice(0, limit ?? input.prompts.length);
+  const promptTexts = prompts.map((p) => p.prompt);
   const hhh = input.hhhFile ? loadHhh(input.hhhFile, limit !== undefined ? { limit } : {}).items : [];
 
   // 1. The feedback model on the HHH questions.
@@ -167,7 +171,6 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
     if (input.stopNow()) return { stopped: true };
 
     // 3. The policies on held-out prompts.
-    const prompts = input.prompts.slice(0, limit ?? input.prompts.length);
     const answers = new Map<string, string[]>();
     let done = 0;
     const total = prompts.length * input.policies.length;
@@ -187,6 +190,7 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
         if (input.stopNow()) return { stopped: true };
       }
       answers.set(pol.name, prompts.map((p) => kept.get(p.id) ?? ''));
+      answersByPolicy.set(pol.name, answers.get(pol.name)!);
     }
     const policies: Record<string, unknown> = {};
     const scores = new Map<string, number[]>();
@@ -238,7 +242,8 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
   }
   const prev = fs.existsSync(run.path('eval.json')) ? JSON.parse(fs.readFileSync(run.path('eval.json'), 'utf8')) as Record<string, unknown> : {};
   // The PM stage's own report stays under `preference_model`; this stage's lands under `evaluation`.
-  run.writeJsonAtomic('eval.json', { ...prev, evaluation: { ...report, finishedAt: new Date().toISOString() } });
+  const oracle = s.oracle === 'world' ? worldOracleReport(run, answersByPolicy, promptTexts, report, prev) : {};
+  run.writeJsonAtomic('eval.json', { ...prev, ...oracle, evaluation: { ...report, finishedAt: new Date().toISOString() } });
   return { stopped: false };
 }
 
@@ -252,4 +257,41 @@ export async function runEvalHhh(params: { file: string; limit?: number; concurr
   }
   await provider.ready();
   return evaluateHhh(provider, items, { concurrency: params.concurrency, onItem: (d) => ctx.progress({ stage: 'hhh', step: d, totalSteps: items.length, metrics: {} }) });
+}
+
+/**
+ * The built-in world's oracle on the run (evaluation only; nothing here feeds training): each
+ * policy's harmless, evasive and benign-helpful rates on the held-out prompts; how often the AI
+ * labels agree with the oracle's order of the two responses (pairs whose responses the oracle
+ * ranks equal are left out); the preference model's accuracy on held-out comparisons; the share of
+ * labels whose preferred position flipped with the order.
+ */
+function worldOracleReport(run: RunDirectory, answers: Map<string, string[]>, prompts: string[], report: Record<string, unknown>, prev: Record<string, unknown>): Record<string, unknown> {
+  const policies: Record<string, unknown> = {};
+  for (const [name, resp] of answers) {
+    const m = worldMetrics(prompts.map((p, i) => ({ request: p, response: resp[i] ?? '' })));
+    policies[name] = { harmless_rate: m.harmless_rate, evasive_rate: m.evasive_rate, benign_helpfulness: m.benign_helpfulness, unparseable_rate: m.unparseable_rate, counts: m.counts };
+  }
+  const pairs = run.read<PairRecord>('pairs.jsonl').records;
+  let agree = 0;
+  let decided = 0;
+  for (const p of pairs) {
+    const a = classify(p.prompt, p.response_a);
+    const b = classify(p.prompt, p.response_b);
+    const ra = preferenceOrder(a.requestHarmful, a.type);
+    const rb = preferenceOrder(b.requestHarmful, b.type);
+    if (ra === rb || p.p_a === 0.5) continue;
+    decided++;
+    if ((ra > rb) === (p.p_a > 0.5)) agree++;
+  }
+  const pmEval = (report['preference_model'] as Record<string, { accuracy?: number }> | undefined)?.['eval_pairs']?.accuracy;
+  const pmHeld = (prev['preference_model'] as Record<string, { accuracy?: number }> | undefined)?.['held_out_ai_labels']?.accuracy;
+  return {
+    oracle: 'world',
+    policies,
+    ai_label_agreement: decided ? agree / decided : null,
+    ai_label_pairs: { labelled: pairs.length, decided_by_oracle: decided },
+    pm_heldout_accuracy: pmEval ?? pmHeld ?? null,
+    position_flip_rate: pairs.length ? pairs.filter((p) => p.flipped).length / pairs.length : null,
+  };
 }

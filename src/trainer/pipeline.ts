@@ -414,7 +414,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const m = config.models[config.roles.policy]!;
       if (m.provider !== 'embedded') throw configError(`stages.ppo: the policy '${config.roles.policy}' must be an embedded model to be trained`);
       const r = await runPpoStage({
-        settings: config.stages.ppo, constitution: c, prompts: redTeam,
+        settings: config.stages.ppo, constitution: c, prompts: redTeam, helpfulPrompts: helpful,
         policy: fs.existsSync(path.join(sftModelDir, 'config.json')) ? { path: sftModelDir } : providers.embeddedRef(config.roles.policy),
         preferenceModel: pmModelDir, seed: seedOf('ppo'), run, dir, saveTo: ppoModelDir, ctx, stopNow,
         metric: (step, values) => metric('ppo', step, values),

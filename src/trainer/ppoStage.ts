@@ -35,6 +35,8 @@ export interface PpoStageInput {
   settings: PpoStage;
   constitution: ConstitutionData;
   prompts: readonly PromptItem[];
+  /** Helpfulness prompts; `settings.helpfulnessShare` of each batch comes from them. */
+  helpfulPrompts?: readonly PromptItem[];
   /** Where the policy starts (the SL-CAI model, or the base policy when SL-CAI did not run). */
   policy: ModelRef;
   /** The trained preference model's folder. */
@@ -156,8 +158,13 @@ export async function runPpoStage(input: PpoStageInput): Promise<{ stopped: bool
 
     const rollout = async (step: number): Promise<Rollouts> => {
       const rng = new Rng(input.seed).fork(`ppo:${step}`);
-      const order = rng.shuffle(input.prompts.map((_, i) => i));
-      const chosen = Array.from({ length: s.batchSize }, (_, i) => input.prompts[order[i % order.length]!]!);
+      const helpful = input.helpfulPrompts ?? [];
+      const nHelpful = helpful.length ? Math.round(s.batchSize * s.helpfulnessShare) : 0;
+      const pick = (from: readonly PromptItem[], n: number): PromptItem[] => {
+        const order = rng.shuffle(from.map((_, i) => i));
+        return Array.from({ length: n }, (_, i) => from[order[i % order.length]!]!);
+      };
+      const chosen = [...pick(input.prompts, s.batchSize - nHelpful), ...pick(helpful, nHelpful)];
       const texts = chosen.map((p) => responsePrompt(c, [{ role: 'human', text: p.prompt }]));
       const promptIds = texts.map((t) => fitPrompt(tok.encode(t, { addSpecialTokens: true }), ctxLen - maxNew, tok.bosTokenId));
       const gens = await policyPool.generate({ prompts: promptIds, maxNewTokens: maxNew, temperature: s.temperature, eosTokenIds: [...policy.config.eosTokenIds], seed: rng.nextUint32() });

@@ -39,6 +39,11 @@ export interface ModelConfig {
 export interface PresetInfo {
   readonly config: ModelConfig;
   readonly description: string;
+  /**
+   * Trained weights shipped with the product: a Hugging Face folder, relative to the package root
+   * (`npm run pretrain-embedded` makes it). Absent: fresh weights drawn from the seed.
+   */
+  readonly bundled?: string;
 }
 
 function preset(arch: Architecture, p: { vocab: number; d: number; layers: number; heads: number; kvHeads?: number; ctx: number; ff?: number }): ModelConfig {
@@ -69,6 +74,11 @@ export const PRESETS: Readonly<Record<string, PresetInfo>> = {
   tiny: { config: preset('gpt2', { vocab: 512, d: 256, layers: 4, heads: 4, ctx: 128 }), description: 'GPT-2 family, 4 layers × 256 wide, context 128: the built-in default.' },
   'tiny-llama': { config: preset('llama', { vocab: 512, d: 256, layers: 4, heads: 4, kvHeads: 2, ctx: 128, ff: 688 }), description: 'Llama family (RMSNorm, RoPE, SwiGLU, grouped-query attention) at the default size.' },
   small: { config: preset('gpt2', { vocab: 2048, d: 384, layers: 6, heads: 6, ctx: 256 }), description: 'GPT-2 family, 6 layers × 384 wide, vocabulary 2048: the larger benchmark size.' },
+  builtin: {
+    config: { ...preset('gpt2', { vocab: 2048, d: 256, layers: 4, heads: 4, ctx: 384 }), bosTokenId: 256, eosTokenIds: [257] },
+    description: 'The built-in assistant: GPT-2 family, 4 layers × 256 wide, context 384, a BPE vocabulary of 2048, pretrained on the built-in world (docs/built-in-world.md) to be helpful-only and to follow the critique, revision and comparison formats.',
+    bundled: 'models/builtin',
+  },
 };
 
 export const DEFAULT_PRESET = 'tiny';

@@ -123,11 +123,14 @@ export interface PpoStage extends StageToggle {
   lam: number;
   maxNewTokens: number;
   temperature: number;
+  helpfulnessShare: number;
 }
 
 export interface EvalStage extends StageToggle {
   hhh?: string;
   judge?: string;
+  /** `world`: also score answers and labels with the built-in world's oracle (docs/built-in-world.md). */
+  oracle: 'none' | 'world';
   limit?: number;
   maxTokens: number;
   temperature: number;
@@ -424,6 +427,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
             lam: num(0, 1, 0.95, 'GAE λ.'),
             maxNewTokens: int(1, 64, 'Longest response per episode.'),
             temperature: num(0, 2, 1, 'Sampling temperature of rollouts.'),
+            helpfulnessShare: num(0, 1, 0.5, 'Share of each batch\'s prompts drawn from `datasets.helpfulness` (the rest from `datasets.redTeam`), as in the paper, so the policy stays helpful.'),
           },
         },
         eval: {
@@ -434,6 +438,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
             enabled,
             hhh: { type: 'string', role: 'path', doc: 'An HHH evaluation file (e.g. `438HHHEvaluations.jsonl`), relative to the run file.' },
             judge: modelRef('A `models` entry that compares the policies\' answers with the constitution\'s comparison prompt, in both orders.'),
+            oracle: { type: 'string', enum: ['none', 'world'], default: 'none', doc: '`world`: also score the policies\' answers and the AI labels with the built-in world\'s oracle (only for runs on the built-in world; it never feeds training).' },
             limit: int(1, undefined, 'Items used from each evaluation set (HHH items, comparison pairs, prompts); default: all.'),
             maxTokens: int(1, 64, 'Longest answer per policy and prompt.'),
             temperature: num(0, 2, 0.7, 'Sampling temperature of the policies\' answers.'),

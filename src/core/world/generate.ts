@@ -55,8 +55,10 @@ export const HELPFUL_ONLY_BENIGN: Mix<ResponseType> = { helpful: 0.95, evasive: 
 
 /**
  * A request. Train requests use train frames, goal templates and fillers only; held-out requests
- * use a held-out frame and a held-out goal template, with fillers from both splits (half the time
- * a held-out one), so the model never saw them.
+ * use a held-out frame and a held-out goal template (so the model never saw the request), filled
+ * with train fillers: the world has no knowledge outside its own text, so a model trained on it
+ * can only recognise a topic by words it has met (a real pretrained model would know that a lemon
+ * cake is cooking; ours cannot). The held-out fillers stay in the lexicon for the oracle.
  */
 export function sampleRequest(rng: Rng, o: SampleRequestOptions): WorldRequest {
   const pool = o.harmful ? HARMFUL_CATEGORIES : BENIGN_TOPICS;
@@ -68,7 +70,7 @@ export function sampleRequest(rng: Rng, o: SampleRequestOptions): WorldRequest {
   const fi = rng.nextInt(frames.length);
   const values: Record<string, string> = {};
   for (const [slot, list] of Object.entries(cat.slots)) {
-    values[slot] = o.split === 'train' ? pick(rng, list.train) : pick(rng, rng.next() < 0.5 ? list.heldout : list.train);
+    values[slot] = pick(rng, list.train);
   }
   const goalFirst = fill(goals[gi]!, values);
   const text = capitalize(fill(frames[fi]!, { goal: goalFirst }));
@@ -133,6 +135,12 @@ export interface PretrainingMix {
   critiqued?: { harmful?: Mix<ResponseType>; benign?: Mix<ResponseType> };
   /** Probability that a conversation has a second human turn (default 0.2). */
   multiTurn?: number;
+  /**
+   * Probability that a comparison's worse answer is off-topic: a well-formed answer to another
+   * request, which the world ranks below every on-topic answer (default 0.25), so a feedback
+   * model trained on the world also judges relevance.
+   */
+  offTopic?: number;
 }
 
 export interface PretrainingDocument {
@@ -182,6 +190,7 @@ export function pretrainingCorpus(c: ConstitutionData, opts: { seed: number; cou
   const critiquedHarmful = mix.critiqued?.harmful ?? { harmful: 0.5, evasive: 0.25, harmless: 0.25 };
   const critiquedBenign = mix.critiqued?.benign ?? { helpful: 0.6, evasive: 0.2, harmless: 0.1, harmful: 0.1 };
   const multiTurn = mix.multiTurn ?? 0.2;
+  const offTopic = mix.offTopic ?? 0.25;
   const { A, B } = answerContinuations(c);
   let comparisons = 0;
   const docs: PretrainingDocument[] = [];
@@ -204,7 +213,16 @@ export function pretrainingCorpus(c: ConstitutionData, opts: { seed: number; cou
       const better = preferenceOrder(harmful, x) >= preferenceOrder(harmful, y) ? x : y;
       const worse = better === x ? y : x;
       const betterText = sampleResponse(rng, request, better);
-      const worseText = sampleResponse(rng, request, worse);
+      let worseText = sampleResponse(rng, request, worse);
+      // Its own stream, so documents without an off-topic answer are the same at any setting.
+      const off = rng.fork('off-topic');
+      if (off.next() < offTopic) {
+        const otherHarmful = off.next() < 0.5;
+        let other = sampleRequest(off, { split: 'train', harmful: otherHarmful });
+        while (other.category === request.category) other = sampleRequest(off, { split: 'train', harmful: otherHarmful });
+        // Step-by-step answers carry their topic; refusals are generic and would not be off-topic.
+        worseText = sampleResponse(off, other, otherHarmful ? 'harmful' : 'helpful');
+      }
       const betterFirst = comparisons++ % 2 === 0;
       const [a, b] = betterFirst ? [betterText, worseText] : [worseText, betterText];
       const text = renderComparisonPrompt(c, comparison, [human], a, b, { fewShot: false }).text + (betterFirst ? A : B);
@@ -301,6 +319,13 @@ const VOTES: Record<ResponseType, [number, number]> = { helpful: [15, 40], harml
  * comparisons, like Stack Exchange data), held-out comparison pairs, helpfulness pairs (train),
  * held-out evaluation prompts (half harmful) and an HHH-style multiple-choice file (held out).
  */
+/** A helpful answer to a different benign request than `r` (another topic). */
+function offTopicAnswer(rng: Rng, r: WorldRequest): string {
+  let other = sampleRequest(rng, { split: 'train', harmful: false });
+  while (other.category === r.category) other = sampleRequest(rng, { split: 'train', harmful: false });
+  return sampleResponse(rng, other, 'helpful');
+}
+
 export function worldDatasets(c: ConstitutionData, opts: { seed: number; sizes?: Partial<WorldDatasetSizes>; pmpHarmfulShare?: number }): WorldDatasets {
   const n = { ...DEFAULT_DATASET_SIZES, ...(opts.sizes ?? {}) };
   const root = new Rng(opts.seed);
@@ -321,16 +346,20 @@ export function worldDatasets(c: ConstitutionData, opts: { seed: number; sizes?:
       const best = t === (r.harmful ? 'harmless' : 'helpful');
       return { text: sampleResponse(pmpRng, r, t), votes, ...(best ? { accepted: true } : {}) };
     });
+    // An answer to some other question, voted down (as on any Q&A site).
+    if (pmpRng.next() < 0.5) answers.push({ text: offTopicAnswer(pmpRng, r), votes: -1 - pmpRng.nextInt(3) });
     return { question: r.text, answers: pmpRng.shuffle(answers) };
   });
 
-  const pairs = (rng: Rng, count: number, harmful: boolean, split: Split, kinds: [ResponseType, ResponseType][]): PairRecord[] =>
+  // `off-topic`: a well-formed helpful answer to another benign request (people prefer an answer
+  // to the question they asked; the world ranks it below every on-topic answer).
+  const pairs = (rng: Rng, count: number, harmful: boolean, split: Split, kinds: [ResponseType, ResponseType | 'off-topic'][]): PairRecord[] =>
     distinctRequests(rng, count, { split, harmful }).map((r, i) => {
       const [good, bad] = kinds[i % kinds.length]!;
-      return { prompt: r.text, chosen: sampleResponse(rng, r, good), rejected: sampleResponse(rng, r, bad) };
+      return { prompt: r.text, chosen: sampleResponse(rng, r, good), rejected: bad === 'off-topic' ? offTopicAnswer(rng, r) : sampleResponse(rng, r, bad) };
     });
   const evalPairs = pairs(root.fork('evalPairs'), n.evalPairs, true, 'heldout', [['harmless', 'harmful'], ['harmless', 'evasive']]);
-  const helpfulnessPairs = pairs(root.fork('helpfulnessPairs'), n.helpfulnessPairs, false, 'train', [['helpful', 'evasive'], ['helpful', 'harmful']]);
+  const helpfulnessPairs = pairs(root.fork('helpfulnessPairs'), n.helpfulnessPairs, false, 'train', [['helpful', 'evasive'], ['helpful', 'harmful'], ['helpful', 'off-topic']]);
 
   const evalRng = root.fork('evalPrompts');
   const nEvalHarmful = Math.ceil(n.evalPrompts / 2);
