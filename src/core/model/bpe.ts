@@ -7,7 +7,7 @@
 // Layout of the vocabulary: the 256 byte symbols (ids 0–255, as the byte tokenizer), the special
 // tokens <|bos|>, <|eos|>, <|pad|> (256–258), then one token per merge.
 
-import { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_SPECIAL_TOKENS, byteSymbols } from './tokenizer';
+import { BYTE_BOS_ID, BYTE_EOS_ID, BYTE_PAD_ID, BYTE_SPECIAL_TOKENS, byteLevelTokenizerJson, byteSymbols } from './tokenizer';
 
 /** GPT-2's pre-tokenization pattern (what the ByteLevel pre-tokenizer applies with use_regex). */
 export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -120,26 +120,5 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): Traine
 
 /** The trained tokenizer as tokenizer.json text: byte-level BPE, BOS added to every encoding. */
 export function bpeTokenizerJson(bpe: TrainedBpe): string {
-  const specials = [
-    [BYTE_BOS_ID, BYTE_SPECIAL_TOKENS.bos],
-    [BYTE_EOS_ID, BYTE_SPECIAL_TOKENS.eos],
-    [BYTE_PAD_ID, BYTE_SPECIAL_TOKENS.pad],
-  ] as const;
-  const json = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-      special_tokens: { [BYTE_SPECIAL_TOKENS.bos]: { id: BYTE_SPECIAL_TOKENS.bos, ids: [BYTE_BOS_ID], tokens: [BYTE_SPECIAL_TOKENS.bos] } },
-    },
-    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: Object.fromEntries(bpe.vocab), merges: bpe.merges },
-  };
-  return JSON.stringify(json);
+  return byteLevelTokenizerJson(Object.fromEntries(bpe.vocab), bpe.merges, true);
 }

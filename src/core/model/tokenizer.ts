@@ -176,29 +176,7 @@ export class ByteTokenizer implements Tokenizer {
     byteSymbols().forEach((sym, b) => {
       vocab[sym] = b;
     });
-    const specials = [
-      [BYTE_BOS_ID, BYTE_SPECIAL_TOKENS.bos],
-      [BYTE_EOS_ID, BYTE_SPECIAL_TOKENS.eos],
-      [BYTE_PAD_ID, BYTE_SPECIAL_TOKENS.pad],
-    ] as const;
-    for (const [id, tok] of specials) vocab[tok] = id;
-    const json = {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: specials.map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-      normalizer: null,
-      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { [BYTE_SPECIAL_TOKENS.bos]: { id: BYTE_SPECIAL_TOKENS.bos, ids: [BYTE_BOS_ID], tokens: [BYTE_SPECIAL_TOKENS.bos] } },
-      },
-      decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
-    };
-    return JSON.stringify(json);
+    return byteLevelTokenizerJson(vocab, [], false);
   }
 
   tokenToId(token: string): number | undefined {
@@ -219,4 +197,36 @@ export function byteSymbols(): string[] {
   let extra = 0;
   for (let b = 0; b < 256; b++) out[b] = String.fromCharCode(printable.includes(b) ? b : 256 + extra++);
   return out;
+}
+
+/**
+ * A byte-level BPE tokenizer.json over the byte symbols, the three special tokens (ids 256–258)
+ * and `merges`, with BOS added to every encoding. `useRegex`: split text with GPT-2's
+ * pre-tokenization pattern first (trained BPE); off for the plain byte tokenizer.
+ */
+export function byteLevelTokenizerJson(vocab: Record<string, number>, merges: readonly string[], useRegex: boolean): string {
+  const specials = [
+    [BYTE_BOS_ID, BYTE_SPECIAL_TOKENS.bos],
+    [BYTE_EOS_ID, BYTE_SPECIAL_TOKENS.eos],
+    [BYTE_PAD_ID, BYTE_SPECIAL_TOKENS.pad],
+  ] as const;
+  const full: Record<string, number> = { ...vocab };
+  for (const [id, tok] of specials) full[tok] = id;
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: BYTE_SPECIAL_TOKENS.bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { [BYTE_SPECIAL_TOKENS.bos]: { id: BYTE_SPECIAL_TOKENS.bos, ids: [BYTE_BOS_ID], tokens: [BYTE_SPECIAL_TOKENS.bos] } },
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: full, merges: [...merges] },
+  };
+  return JSON.stringify(json);
 }
