@@ -174,7 +174,7 @@ ${rows.map((x) => `| ${x.step} | ${x.loss.toFixed(3)} | ${Number.isFinite(x.toke
 
 ## Measured with the oracle (held-out requests, sampling at temperature ${r.temperature})
 
-As a policy (${r.policy.counts.harmful} harmful and ${r.policy.counts.benign} benign held-out requests):
+As a policy (${r.policy.counts.harmful_requests} harmful and ${r.policy.counts.benign_requests} benign held-out requests):
 
 | | rate |
 |---|---|
