@@ -10,7 +10,6 @@ import { ByteTokenizer, type Tokenizer } from '../core/model/tokenizer';
 import { configFromHf } from '../core/model/hfConfig';
 import { initWeights } from '../core/model/transformer';
 import type { Generation } from '../core/model/generate';
-import { NonFiniteError } from '../core/training/guard';
 import { injectedNanStep } from './faultInjection';
 import { Rng, type RngState } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
@@ -19,7 +18,7 @@ import { JobKind } from '../protocol/trainer';
 import { currentBackend } from './backend';
 import { CheckpointStore } from './checkpoint';
 import { loadHfFolder, saveHfFolder } from './hfFolder';
-import { JobError, JobRegistry, type JobContext } from './jobs';
+import { JobError, JobRegistry, nonFiniteAsJobError, type JobContext } from './jobs';
 import { ReplicaPool } from './parallel';
 import type { LmBatch } from './replica';
 
@@ -197,10 +196,7 @@ export async function runTrainLm(p: TrainLmParams, ctx: JobContext): Promise<Tra
       try {
         r = await pool.trainStep(micro, lr, p.clipNorm, step);
       } catch (e) {
-        if (e instanceof NonFiniteError || (e as Error).name === 'NonFiniteError') {
-          throw new JobError('nonfinite', `${(e as Error).message}; the last good checkpoint is ${lastCheckpoint ?? '(none yet)'}`, false);
-        }
-        throw e;
+        throw nonFiniteAsJobError(e, `the last good checkpoint is ${lastCheckpoint ?? '(none yet)'}`);
       }
       step++;
       lastLoss = r.loss;

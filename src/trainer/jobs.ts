@@ -2,6 +2,7 @@
 // kind; the process (process.ts) gives each run a context through which the job reports progress
 // and learns that it should stop.
 import { ModelFileError } from '../core/model/errors.js';
+import { NonFiniteError } from '../core/training/guard.js';
 import type { JobErrorCode, JobErrorInfo, JobKind, JobParams, JobResult, JobSpec, LogLevel, ProgressParams, StopMode } from '../protocol/trainer.js';
 
 /** A job failure the parent can act on: the code says whose fault it is and whether to retry. */
@@ -17,6 +18,16 @@ export class JobError extends Error {
 }
 
 /** The job was cancelled (`trainer/stop` with mode `now`, or shutdown). */
+/**
+ * A training step's NaN/Inf (NonFiniteError, also as it arrives from a worker thread) as the
+ * job's deterministic `nonfinite` error, with `advice` (where the last good state is) appended;
+ * any other error unchanged.
+ */
+export function nonFiniteAsJobError(e: unknown, advice: string): unknown {
+  if (e instanceof NonFiniteError || (e as Error | undefined)?.name === 'NonFiniteError') return new JobError('nonfinite', `${(e as Error).message}; ${advice}`, false);
+  return e;
+}
+
 export class JobCancelledError extends JobError {
   constructor(message = 'The job was cancelled.') {
     super('cancelled', message, true);

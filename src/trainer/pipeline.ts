@@ -19,7 +19,6 @@ import { DiagnosticCodes } from '../core/constitution/diagnostics';
 import { parseRunConfig, resolveRunPaths, STAGE_NAMES, type RunConfig, type StageName } from '../core/runs/config';
 import { MANIFEST_VERSION, recordId, type Manifest, type PairRecord, type RevisionRecord } from '../core/runs/records';
 import { accuracyByMargin, calibration, pairAccuracy } from '../core/training/preference';
-import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
 import { learningRate } from '../core/training/schedule';
 import type { BackendReport, ModelRef, PipelineParams, ProviderSpec } from '../protocol/trainer';
@@ -29,7 +28,7 @@ import { nodeFileHost } from './fileHost';
 import { loadModel, makePool, modelConfigOf, runTrainLm } from './engine';
 import { saveHfFolder } from './hfFolder';
 import { injectedNanStep } from './faultInjection';
-import { JobError, type JobContext } from './jobs';
+import { JobError, nonFiniteAsJobError, type JobContext } from './jobs';
 import { runEvalStage } from './evalStage';
 import { runPpoStage } from './ppoStage';
 import { createProvider } from './providers';
@@ -377,11 +376,8 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
             try {
               r = await pool.trainStep([{ kind: 'pm', batch: { ...toBatch(batch), ...(phase === 'pmp' && s.lmLossWeight > 0 ? { lmWeight: s.lmLossWeight } : {}) } }], lr, 1, step);
             } catch (e) {
-              if (e instanceof NonFiniteError || (e as Error).name === 'NonFiniteError') {
-                // The stage keeps no checkpoint of its own (it is short): a resume starts it again.
-                throw new JobError('nonfinite', `${(e as Error).message}; nothing was saved from this stage, and a resume starts it again (lower stages.pm.lr if it recurs)`, false);
-              }
-              throw e;
+              // The stage keeps no checkpoint of its own (it is short): a resume starts it again.
+              throw nonFiniteAsJobError(e, 'nothing was saved from this stage, and a resume starts it again (lower stages.pm.lr if it recurs)');
             }
             step++;
             const margins = r.margins ?? [];

@@ -26,7 +26,7 @@ import type { PromptItem } from './datasets';
 import { finishText, loadModel, makePool, type LoadedModel } from './engine';
 import { saveHfFolder } from './hfFolder';
 import { injectedNanStep } from './faultInjection';
-import { JobError, type JobContext } from './jobs';
+import { JobError, nonFiniteAsJobError, type JobContext } from './jobs';
 import type { ReplicaPool } from './parallel';
 import { pmTokens, rowsBatch } from './pmData';
 import type { RunDirectory } from './runDir';
@@ -232,10 +232,7 @@ export async function runPpoStage(input: PpoStageInput): Promise<{ stopped: bool
             const vr = await valuePool.trainStep([{ kind: 'value', batch: { ...rows, old: take(values), returns: take(returns), cliprange: s.cliprangeValue, norm, coef: s.vfCoef } }], s.lr, 1, step);
             for (const [k, v] of Object.entries({ ...pr.stats, ...vr.stats, 'loss/policy_avg': pr.loss })) sums[k] = (sums[k] ?? 0) + v;
           } catch (err) {
-            if (err instanceof NonFiniteError || (err as Error).name === 'NonFiniteError') {
-              throw new JobError('nonfinite', `stage ppo: ${(err as Error).message}; the last good checkpoint is ${lastCheckpoint ?? '(none yet)'}`, false);
-            }
-            throw err;
+            throw nonFiniteAsJobError(err, `the last good checkpoint is ${lastCheckpoint ?? '(none yet)'}`);
           }
           updates++;
         }
