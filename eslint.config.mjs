@@ -49,6 +49,13 @@ export default tseslint.config(
     ]),
   },
   {
+    files: ['src/node/**/*.ts'],
+    rules: restrict([
+      { group: ['vscode', 'vscode-languageserver*', 'vscode-languageclient*', '@tensorflow/*'], message: 'src/node is shared by cai and the extension host: no editor API, no engine.' },
+      { group: ['**/extension/**', '**/server/**', '**/cli/**', '**/trainer/**'], message: 'src/node imports core and protocol only.' },
+    ]),
+  },
+  {
     files: ['webview/**/*.ts'],
     rules: restrict([
       { group: ['vscode', 'vscode-*', 'node:*', 'fs', 'path', 'child_process'], message: 'Webview code runs in a browser.' },

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BackendChoice, BackendReport, GenerateResult, HhhReport, ProviderSpec, PipelineParams, PipelineResult, JobEndParams, JobSpec, ModelRef, ScoreResult, TrainLmResult } from '../protocol/trainer';
-import { TrainerClient } from '../trainer/supervisor';
+import { TrainerClient } from '../node/trainerClient';
 import { CliError, parse, UsageError } from './args';
 import { ProgressLines } from './progress';
 import { oracleResults, oracleTable } from './report';

@@ -25,7 +25,7 @@ import { loadModel, makePool, type LoadedModel } from './engine';
 import { JobError, type JobContext } from './jobs';
 import type { ReplicaPool } from './parallel';
 import { pairBatch, pmTokens, rowsBatch } from './pmData';
-import type { RunDirectory } from './runDir';
+import type { RunDirectory } from '../node/runDir';
 
 export type { HhhReport };
 

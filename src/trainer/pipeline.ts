@@ -33,7 +33,7 @@ import { runEvalStage } from './evalStage';
 import { runPpoStage } from './ppoStage';
 import { createProvider } from './providers';
 import { pairBatch, pmTokens } from './pmData';
-import { RunDirectory } from './runDir';
+import { RunDirectory } from '../node/runDir';
 
 /** Stages this version runs; the others are refused before anything starts. */
 export const AVAILABLE_STAGES: readonly StageName[] = ['critique', 'sft', 'pairs', 'feedback', 'pm', 'ppo', 'eval'];

@@ -29,7 +29,7 @@ import { injectedNanStep } from './faultInjection';
 import { JobError, nonFiniteAsJobError, type JobContext } from './jobs';
 import type { ReplicaPool } from './parallel';
 import { pmTokens, rowsBatch } from './pmData';
-import type { RunDirectory } from './runDir';
+import type { RunDirectory } from '../node/runDir';
 
 export interface PpoStageInput {
   settings: PpoStage;

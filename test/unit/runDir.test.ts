@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseRunConfig, STAGE_NAMES, type RunConfig, type StageName } from '../../src/core/runs/config.js';
 import { fnv1a64, recordId, type Manifest, type MetricRecord, type PairRecord, type StageState } from '../../src/core/runs/records.js';
-import { RunDirectory, RunFileError } from '../../src/trainer/runDir.js';
+import { RunDirectory, RunFileError } from '../../src/node/runDir.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { ProgressParams, TrainLmParams, TrainLmResult } from '../../src/protocol/trainer';
-import { TrainerClient } from '../../src/trainer/supervisor';
+import { TrainerClient } from '../../src/node/trainerClient';
 
 const TRAINER = path.resolve(__dirname, '../../dist/trainer.js');
 

@@ -29,7 +29,7 @@ import {
 } from '../../src/protocol/trainer.js';
 import { JobCancelledError, JobError, type JobContext, JobRegistry } from '../../src/trainer/jobs.js';
 import { serveTrainer } from '../../src/trainer/process.js';
-import { TrainerClient } from '../../src/trainer/supervisor.js';
+import { TrainerClient } from '../../src/node/trainerClient.js';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'trainer');
 const TEST_TRAINER = path.join(FIXTURES, 'testTrainer.ts');
