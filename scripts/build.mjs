@@ -39,8 +39,10 @@ const tfjsEsm = {
   },
 };
 
-/** Webview bundles: browser code, one per panel. */
-const webviewEntries = [{ in: 'webview/preview/main.ts', out: 'webview/preview' }];
+/** Webview bundles: browser code, one per panel folder (webview/<panel>/main.ts → dist/webview/<panel>.js). */
+const webviewEntries = readdirSync('webview', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(path.join('webview', d.name, 'main.ts')))
+  .map((d) => ({ in: `webview/${d.name}/main.ts`, out: `webview/${d.name}` }));
 
 const common = {
   bundle: true,

@@ -7,6 +7,8 @@ export interface PanelShell {
   cspSource: string;
   scriptUri: string;
   styleUri: string;
+  /** The shared base stylesheet (media/panel.css), loaded before the panel's own. */
+  baseStyleUri?: string;
   /** A fresh nonce per render: only the panel's own script may run. */
   nonce: string;
   title: string;
@@ -26,7 +28,7 @@ export function panelHtml(p: PanelShell): string {
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeHtml(p.styleUri)}">
+${p.baseStyleUri ? `<link rel="stylesheet" href="${escapeHtml(p.baseStyleUri)}">\n` : ''}<link rel="stylesheet" href="${escapeHtml(p.styleUri)}">
 <title>${escapeHtml(p.title)}</title>
 </head>
 <body>

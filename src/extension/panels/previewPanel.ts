@@ -91,6 +91,25 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
     void this.refresh();
   }
 
+  protected parse(m: { type: string } & Record<string, unknown>): PreviewPageToHost | undefined {
+    const p = m['payload'];
+    if (typeof p !== 'object' || p === null) return undefined;
+    const payload = p as Record<string, unknown>;
+    switch (m.type) {
+      case 'preview/select': {
+        const str = (k: string) => payload[k] === undefined || typeof payload[k] === 'string';
+        const conv = payload['conversation'];
+        if (!str('principle') || !str('comparison')) return undefined;
+        if (conv !== undefined && (typeof conv !== 'object' || conv === null || !['sample', 'example'].includes(String((conv as { kind?: unknown }).kind)))) return undefined;
+        return m as unknown as PreviewPageToHost;
+      }
+      case 'preview/copy':
+        return typeof payload['text'] === 'string' ? (m as unknown as PreviewPageToHost) : undefined;
+      default:
+        return undefined;
+    }
+  }
+
   protected onMessage(m: PreviewPageToHost): void {
     switch (m.type) {
       case 'preview/select':

@@ -8,10 +8,16 @@ function nonce(): string {
   return randomBytes(18).toString('base64url');
 }
 
+export interface WebviewHostOptions {
+  /** Loads media/panel.css (the run panels' shared base) before the panel's own stylesheet. */
+  baseStyle?: boolean;
+}
+
 /**
  * The base of every panel: a strict CSP with a fresh nonce per render, resources limited to the
- * bundle and media folders, a ready handshake (host messages wait until the page listens),
- * and one disposable store per panel.
+ * bundle and media folders, a ready handshake (host messages wait until the page listens), one
+ * disposable store per panel, and no message from the page acted on before `parse` has checked
+ * its shape (a webview is a browser page; what it posts is untrusted input).
  */
 export abstract class WebviewHost<ToPage extends { type: string }, FromPage extends { type: string }> implements vscode.Disposable {
   private ready = false;
@@ -24,6 +30,7 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
     protected readonly extensionUri: vscode.Uri,
     private readonly bundle: string,
     private readonly title: string,
+    private readonly options: WebviewHostOptions = {},
   ) {
     panel.webview.options = {
       enableScripts: true,
@@ -31,17 +38,19 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
     };
     panel.webview.html = this.html();
     this.disposables.push(
-      panel.webview.onDidReceiveMessage((m: FromPage) => this.receive(m)),
+      panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       panel.onDidDispose(() => this.dispose()),
     );
   }
 
   private html(): string {
     const w = this.panel.webview;
+    const media = (f: string) => w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', f)).toString();
     return panelHtml({
       cspSource: w.cspSource,
       scriptUri: w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', `${this.bundle}.js`)).toString(),
-      styleUri: w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', `${this.bundle}.css`)).toString(),
+      styleUri: media(`${this.bundle}.css`),
+      ...(this.options.baseStyle ? { baseStyleUri: media('panel.css') } : {}),
       nonce: nonce(),
       title: this.title,
     });
@@ -57,23 +66,44 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
     void this.panel.webview.postMessage(message);
   }
 
-  private receive(m: FromPage): void {
-    if (m.type === MessageTypes.ready) {
+  private receive(raw: unknown): void {
+    if (typeof raw !== 'object' || raw === null || typeof (raw as { type?: unknown }).type !== 'string') {
+      log.warn(`${this.title}: ignored a message without a type from the page`);
+      return;
+    }
+    if ((raw as { type: string }).type === MessageTypes.ready) {
       this.ready = true;
       for (const q of this.queue.splice(0)) void this.panel.webview.postMessage(q);
       this.onReady();
       return;
     }
-    try {
-      this.onMessage(m);
-    } catch (e) {
-      log.error(`${this.title}: ${(e as Error).message}`);
+    const m = this.parse(raw as { type: string });
+    if (!m) {
+      log.warn(`${this.title}: ignored a malformed '${(raw as { type: string }).type}' message from the page`);
+      return;
     }
+    try {
+      const r = this.onMessage(m);
+      if (r instanceof Promise) r.catch((e: Error) => this.fail(e));
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private fail(e: Error): void {
+    log.error(`${this.title}: ${e.message}`);
+    void vscode.window.showErrorMessage(`${this.title}: ${e.message}`);
   }
 
   protected onReady(): void {}
 
-  protected abstract onMessage(message: FromPage): void;
+  /**
+   * Checks a message from the page against the panel's message types: the typed message, or
+   * undefined to drop it. Only messages that pass reach `onMessage`.
+   */
+  protected abstract parse(message: { type: string } & Record<string, unknown>): FromPage | undefined;
+
+  protected abstract onMessage(message: FromPage): void | Promise<void>;
 
   dispose(): void {
     if (this.disposed) return;
