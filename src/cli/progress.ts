@@ -7,6 +7,8 @@ export interface ProgressUpdate {
   step: number;
   totalSteps?: number;
   metrics: Record<string, number>;
+  /** Set on the pipeline's first message, which only names its run directory. */
+  runDir?: string;
 }
 
 interface Sink {
@@ -33,6 +35,8 @@ export class ProgressLines {
   ) {}
 
   update(p: ProgressUpdate): void {
+    // The pipeline's first message only names its run directory (the CLI prints that at the end).
+    if (p.runDir !== undefined) return;
     const t = this.now();
     const total = p.totalSteps ?? 0;
     const newStage = p.stage !== this.stage;

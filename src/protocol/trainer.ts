@@ -293,6 +293,8 @@ export interface ProgressParams {
   /** e.g. loss, lr, gradNorm, tokensPerSecond. */
   metrics: Record<string, number>;
   message?: string;
+  /** Pipeline jobs: the run directory, sent once it exists (first progress of a new or resumed run). */
+  runDir?: string;
 }
 
 export interface LogParams {

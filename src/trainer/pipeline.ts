@@ -197,6 +197,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     run = RunDirectory.create(dir, manifest);
   }
   ctx.log('info', `run directory ${dir}`);
+  ctx.progress({ stage: 'start', step: 0, metrics: {}, runDir: dir });
   const event = (kind: string, stage: StageName, message: string): void => {
     const time = new Date().toISOString();
     run.append('events.jsonl', { id: recordId([kind, stage, time]), time, level: 'info', kind, stage, message });
@@ -205,8 +206,13 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
     run.append('metrics.jsonl', { id: recordId([stage, String(step)]), stage, step, time: Date.now(), ...values });
   };
   let stopped = false;
-  /** A stop asked by the parent ends the current stage between records (they are all on disk). */
-  const stopNow = (): boolean => {
+  /**
+   * A stop asked by the parent ends the current stage between records (they are all on disk).
+   * Yields to the event loop first: an embedded model computes synchronously, and without a
+   * macrotask turn the parent's stop request would wait in the IPC channel until the stage ends.
+   */
+  const stopNow = async (): Promise<boolean> => {
+    await new Promise((r) => setImmediate(r));
     ctx.throwIfCancelled();
     if (ctx.stopRequested()) stopped = true;
     return stopped;
@@ -229,7 +235,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const critic = await providers.get(config.roles.critic, seedOf('critique'));
       let done = 0;
       await mapConcurrent(redTeam, config.budgets.concurrency, async (item) => {
-        if (stopNow()) return;
+        if (await stopNow()) return;
         const id = recordId(['revision', item.id]);
         if (!run.has('revisions.jsonl', id)) {
           const rng = new Rng(config.seed).fork(`critique:${item.id}`);
@@ -291,7 +297,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const policy = await providers.get(config.roles.policy, seedOf('pairs'), sft);
       let done = 0;
       await mapConcurrent(redTeam, config.budgets.concurrency, async (item) => {
-        if (stopNow()) return;
+        if (await stopNow()) return;
         const id = recordId(['pair-sample', item.id]);
         if (!run.has('samples.jsonl', id)) {
           const responses = await samplePair({ constitution: c, prompt: item.prompt, policy, samples: s.samplesPerPrompt, settings: { maxTokens: s.maxTokens, temperature: s.temperature }, seed: new Rng(config.seed).fork(`pairs:${item.id}`).nextUint32() });
@@ -306,7 +312,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       const samples = run.read<{ id: string; stage?: string; prompt_id: string; prompt: string; responses: string[] }>('samples.jsonl').records.filter((x) => x.stage === 'pairs');
       let done = 0;
       await mapConcurrent(samples, config.budgets.concurrency, async (sample) => {
-        if (stopNow()) return;
+        if (await stopNow()) return;
         const [a, b] = sample.responses;
         const id = recordId(['pair', sample.prompt_id]);
         if (a !== undefined && b !== undefined && !run.has('pairs.jsonl', id)) {
@@ -369,7 +375,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
         const total = phases.reduce((a, x) => a + x[1], 0);
         for (const [phase, steps] of phases) {
           for (let i = 0; i < steps; i++) {
-            if (stopNow()) return;
+            if (await stopNow()) return;
             const batch = Array.from({ length: s.batchSize }, () => draw(phase));
             const lr = learningRate({ kind: 'constant' }, s.lr, step);
             let r;
