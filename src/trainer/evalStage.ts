@@ -88,7 +88,7 @@ export interface EvalStageInput {
   /** The trained preference model's folder, when it exists. */
   preferenceModel?: string;
   ctx: JobContext;
-  stopNow: () => boolean;
+  stopNow: () => Promise<boolean>;
 }
 
 interface AnswerRecord {
@@ -143,7 +143,7 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
     ctx.log('info', `eval: ${feedback.id} on ${hhh.length} HHH items`);
     report['feedback_model'] = { model: feedback.id, hhh: await evaluateHhh(feedback, hhh, { concurrency: input.concurrency, onItem: (d) => ctx.progress({ stage: 'eval', step: d, totalSteps: hhh.length, metrics: {} }) }) };
   }
-  if (input.stopNow()) return { stopped: true };
+  if (await input.stopNow()) return { stopped: true };
 
   // 2. The preference model on held-out comparisons and HHH transcripts.
   let pm: { model: LoadedModel; pool: ReplicaPool } | undefined;
@@ -168,7 +168,7 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
       }
       report['preference_model'] = pmReport;
     }
-    if (input.stopNow()) return { stopped: true };
+    if (await input.stopNow()) return { stopped: true };
 
     // 3. The policies on held-out prompts.
     const answers = new Map<string, string[]>();
@@ -180,14 +180,14 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
       if (missing.length) {
         const provider = await pol.provider();
         await mapConcurrent(missing, input.concurrency, async (p) => {
-          if (input.stopNow()) return;
+          if (await input.stopNow()) return;
           const [response] = await samplePair({ constitution: c, prompt: p.prompt, policy: provider, samples: 1, settings: { maxTokens: s.maxTokens, temperature: s.temperature }, seed: new Rng(input.seed).fork(`eval:${p.id}`).nextUint32() });
           const rec: AnswerRecord = { id: recordId(['eval-answer', pol.name, p.id]), stage: 'eval', kind: 'answer', policy: pol.name, prompt_id: p.id, prompt: p.prompt, response: response ?? '' };
           run.appendMany('samples.jsonl', [rec]);
           kept.set(p.id, rec.response);
           ctx.progress({ stage: 'eval', step: ++done, totalSteps: total, metrics: {} });
         });
-        if (input.stopNow()) return { stopped: true };
+        if (await input.stopNow()) return { stopped: true };
       }
       answers.set(pol.name, prompts.map((p) => kept.get(p.id) ?? ''));
       answersByPolicy.set(pol.name, answers.get(pol.name)!);
@@ -223,13 +223,13 @@ export async function runEvalStage(input: EvalStageInput): Promise<{ stopped: bo
         const rb = answers.get(b)!;
         const kept = new Map(run.read<JudgementRecord>('samples.jsonl').records.filter((r) => r.kind === 'judgement' && r.first === a && r.second === b).map((r) => [r.prompt_id, r]));
         await mapConcurrent(prompts, input.concurrency, async (p, i) => {
-          if (kept.has(p.id) || input.stopNow()) return;
+          if (kept.has(p.id) || (await input.stopNow())) return;
           const l = await labelPair({ constitution: c, prompt: p.prompt, responseA: ra[i]!, responseB: rb[i]!, feedback: judge, rng: new Rng(input.seed).fork(`judge:${a}:${b}:${p.id}`), fewShot: false, bothOrders: true });
           const rec: JudgementRecord = { id: recordId(['eval-judgement', a, b, p.id]), stage: 'eval', kind: 'judgement', first: a, second: b, prompt_id: p.id, principle: l.principle, p_first: l.p_a, flipped: l.flipped ?? false };
           run.appendMany('samples.jsonl', [rec]);
           kept.set(p.id, rec);
         });
-        if (input.stopNow()) return { stopped: true };
+        if (await input.stopNow()) return { stopped: true };
         const ps = prompts.map((p) => kept.get(p.id)!.p_first);
         const soft = ps.reduce((x, y) => x + y, 0) / ps.length;
         entry['judge'] = { model: judge.id, soft_win_rate: soft, win_rate: ps.reduce((x, y) => x + (y > 0.5 ? 1 : y === 0.5 ? 0.5 : 0), 0) / ps.length, flip_rate: prompts.filter((p) => kept.get(p.id)!.flipped).length / prompts.length };

@@ -49,7 +49,7 @@ export interface PpoStageInput {
   saveTo: string;
   ctx: JobContext;
   /** True once the parent asked the run to stop (between iterations). */
-  stopNow: () => boolean;
+  stopNow: () => Promise<boolean>;
   metric: (step: number, values: Record<string, number>) => void;
 }
 
@@ -192,7 +192,7 @@ export async function runPpoStage(input: PpoStageInput): Promise<{ stopped: bool
     const scoreOf = (ro: Rollouts): Promise<number[]> => rewardPool.rewards(rowsBatch(ro.prompts.map((p, i) => pmTokens(pm, c, p, ro.responses[i]!))));
 
     while (state.step < s.steps) {
-      if (input.stopNow()) {
+      if (await input.stopNow()) {
         await save();
         return { stopped: true, steps: state.step };
       }
