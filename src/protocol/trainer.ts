@@ -59,6 +59,7 @@ export const JobKind = {
   score: 'score',
   pipeline: 'pipeline',
   evalHhh: 'eval-hhh',
+  tryPrinciple: 'try-principle',
 } as const;
 export type JobKind = (typeof JobKind)[keyof typeof JobKind];
 
@@ -151,6 +152,7 @@ export interface JobCatalog {
   score: { params: ScoreParams; result: ScoreResult };
   pipeline: { params: PipelineParams; result: PipelineResult };
   'eval-hhh': { params: EvalHhhParams; result: HhhReport };
+  'try-principle': { params: TryPrincipleParams; result: TryPrincipleResult };
 }
 
 /** A model to ask, outside a run: one loaded in the trainer, or an OpenAI-compatible endpoint. */
@@ -180,6 +182,33 @@ export interface HhhReport {
   bins: { lo: number; hi: number; count: number; confidence: number; observed: number }[];
   /** How the probabilities were read (`exact`, `top-logprobs`, `sampled`). */
   method: string;
+}
+
+/**
+ * One principle of a constitution tried on a few prompts ("Try on sample prompts"): a critique
+ * principle answers, critiques and revises each prompt once; a comparison principle samples two
+ * answers and labels them in both orders.
+ */
+export interface TryPrincipleParams {
+  constitutionFile: string;
+  /** A principle id (critique → revision) or a comparison id (one label). */
+  principle: string;
+  prompts: string[];
+  provider: ProviderSpec;
+  maxTokens: number;
+  temperature: number;
+  seed: number;
+}
+
+export type TryPrincipleItem =
+  | { kind: 'critique'; prompt: string; initial_response: string; critique_request: string; critique: string; revision_request: string; revision: string }
+  | { kind: 'comparison'; prompt: string; response_a: string; response_b: string; p_a: number; p_a_forward: number; p_a_reversed?: number; label_method: string };
+
+export interface TryPrincipleResult {
+  principle: string;
+  kind: 'critique' | 'comparison';
+  model: string;
+  items: TryPrincipleItem[];
 }
 
 /** A pipeline run from a run configuration (`*.run.yaml`), new or resumed. */

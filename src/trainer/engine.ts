@@ -299,6 +299,7 @@ export function createEngineRegistry(): JobRegistry {
       } finally {
         await provider.dispose();
       }
-    });
+    })
+    .register(JobKind.tryPrinciple, async (p, ctx) => (await import('./tryPrinciple.js')).runTryPrinciple(p, ctx));
 }
 
