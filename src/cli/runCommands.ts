@@ -3,7 +3,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { exportPair } from '../core/runs/pairs';
 import type { Manifest, PairRecord } from '../core/runs/records';
+import { reviewStatuses } from '../node/reviews';
+import { REVIEWS } from '../node/runReader';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
 import { oracleResults } from './report';
@@ -156,9 +159,9 @@ const inspectCmd: Command = {
 };
 
 const exportDatasetCmd: Command = {
-  summary: 'Write a run\'s labelled pairs for other trainers: TRL preference rows, or HH-RLHF transcripts.',
+  summary: 'Write a run\'s labelled pairs for other trainers: TRL preference rows, or HH-RLHF transcripts (human reviews applied).',
   usage: 'cai export-dataset RUN_DIR --format trl|hh -o FILE [--force]',
-  run(args, cwd) {
+  async run(args, cwd) {
     const { values, positionals } = parse(args, { format: { type: 'string' }, o: { type: 'string', short: 'o' }, force: { type: 'boolean' } }, this.usage);
     const dir = positionals[0];
     const format = values['format'];
@@ -169,22 +172,33 @@ const exportDatasetCmd: Command = {
     const file = path.resolve(cwd, target);
     if (fs.existsSync(file) && !values['force']) throw new CliError(`${target} exists (use --force to replace it)`, 2);
     const { records } = readRecords<PairRecord>(runDir, 'pairs.jsonl');
+    // reviews.jsonl: the latest decision per pair; lines that are not review records are reported and skipped
+    const reviews = await reviewStatuses(runDir);
+    if (reviews.bad.length) process.stderr.write(`${REVIEWS}: ${reviews.bad.length} unreadable ${reviews.bad.length === 1 ? 'line' : 'lines'} skipped (line ${reviews.bad[0]!.line}: ${reviews.bad[0]!.error})\n`);
     const rows: string[] = [];
-    let ties = 0;
+    const n = { ties: 0, flagged: 0, invalid: 0, flipped: 0, accepted: 0 };
     for (const p of records) {
-      if (p.p_a === 0.5) {
-        ties++;
+      const status = reviews.statuses.get(p.id);
+      const r = exportPair(p, status, format);
+      if ('skipped' in r) {
+        if (r.skipped === 'tie') n.ties++;
+        else if (r.skipped === 'flagged') n.flagged++;
+        else n.invalid++;
         continue;
       }
-      const aBetter = p.p_a > 0.5;
-      const chosen = aBetter ? p.response_a : p.response_b;
-      const rejected = aBetter ? p.response_b : p.response_a;
-      if (format === 'trl') rows.push(JSON.stringify({ prompt: p.prompt, chosen, rejected, score: aBetter ? p.p_a : 1 - p.p_a, id: p.id, principle: p.principle }));
-      else rows.push(JSON.stringify({ chosen: `\n\nHuman: ${p.prompt}\n\nAssistant: ${chosen}`, rejected: `\n\nHuman: ${p.prompt}\n\nAssistant: ${rejected}` }));
+      if (status === 'flip') n.flipped++;
+      else if (status === 'accept') n.accepted++;
+      rows.push(JSON.stringify(r.row));
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, rows.length ? `${rows.join('\n')}\n` : '');
-    process.stderr.write(`${rows.length} pairs written to ${target}${ties ? ` (${ties} with P(A) = 0.5 left out)` : ''}\n`);
+    const left = [
+      n.ties ? `${n.ties} with P(A) = 0.5` : '',
+      n.flagged ? `${n.flagged} flagged in review` : '',
+      n.invalid ? `${n.invalid} without a numeric P(A)` : '',
+    ].filter(Boolean);
+    const reviewed = [n.flipped ? `${n.flipped} flipped` : '', n.accepted ? `${n.accepted} accepted` : ''].filter(Boolean);
+    process.stderr.write(`${rows.length} pairs written to ${target}${left.length ? ` (${left.join(', ')} left out)` : ''}${reviewed.length ? `; reviews applied: ${reviewed.join(', ')}` : ''}\n`);
     return 0;
   },
 };
