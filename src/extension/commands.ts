@@ -5,8 +5,13 @@ import type { CommandId } from '../protocol/commands.js';
 import { PreviewPromptsRequest } from '../protocol/lsp.js';
 import { exportCommand, importCommand } from './importExport.js';
 import { PreviewPanel } from './panels/previewPanel.js';
+import { compareRuns, exportRunDataset, openRun, resumeRun, revealRun, type RunServices, showPanel, startRun, stopRun } from './runs/runCommands.js';
+import { selectBackend } from './training/backendPick.js';
+import { trainerLog } from './training/runController.js';
+import { setApiKeyCommand } from './training/secrets.js';
+import { tryPrinciple } from './training/tryPrinciple.js';
 
-export interface Services {
+export interface Services extends RunServices {
   context: vscode.ExtensionContext;
   client: () => Promise<LanguageClient>;
 }
@@ -60,4 +65,30 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'constitution.previewPrompts': (s, arg, principle) => previewPrompts(s, arg, principle),
   'constitution.import': () => importCommand(),
   'constitution.export': (_s, arg) => exportCommand(arg instanceof vscode.Uri ? arg : undefined),
+  'constitution.startRun': (s, arg) => startRun(s, arg),
+  'constitution.stopRun': (s) => stopRun(s),
+  'constitution.resumeRun': (s, arg) => resumeRun(s, arg),
+  'constitution.openRun': (s, arg) => openRun(s, arg),
+  'constitution.showCurves': (s, arg) => showPanel(s, 'curves', arg),
+  'constitution.showPairs': (s, arg, options) => showPanel(s, 'pairs', arg, options),
+  'constitution.showCritiques': (s, arg, options) => showPanel(s, 'critiques', arg, options),
+  'constitution.showPreferenceModel': (s, arg) => showPanel(s, 'pmReport', arg),
+  'constitution.showCompletions': (s, arg) => showPanel(s, 'completions', arg),
+  'constitution.compareRuns': (s, ...args) => compareRuns(s, ...args),
+  'constitution.setApiKey': (s) => setApiKeyCommand(s.context, knownKeyNames(s)),
+  'constitution.selectBackend': () => selectBackend(),
+  'constitution.tryPrinciple': (s, uri, principle) => tryPrinciple(s, uri, principle),
+  'constitution.revealRun': (s, arg) => revealRun(s, arg),
+  'constitution.exportRunDataset': (s, arg) => exportRunDataset(s, arg),
+  'constitution.refreshRuns': (s) => s.index.refresh(),
+  'constitution.showTrainerLog': () => trainerLog.show(true),
 };
+
+/** API key variable names the workspace's runs use (offered first by Set Provider API Key). */
+function knownKeyNames(s: Services): string[] {
+  const names = new Set<string>();
+  for (const r of s.index.all()) {
+    for (const m of Object.values(r.manifest?.config.models ?? {})) if (m.provider === 'openai' && m.apiKeyEnv) names.add(m.apiKeyEnv);
+  }
+  return [...names];
+}

@@ -7,9 +7,38 @@ export const COMMAND_TITLES = {
   'constitution.previewPrompts': 'Preview Rendered Prompts',
   'constitution.import': 'Import…',
   'constitution.export': 'Export…',
+  'constitution.startRun': 'Start Run',
+  'constitution.stopRun': 'Stop Run',
+  'constitution.resumeRun': 'Resume Run',
+  'constitution.openRun': 'Open Run…',
+  'constitution.showCurves': 'Show Training Curves',
+  'constitution.showPairs': 'Show Preference Pairs',
+  'constitution.showCritiques': 'Show Critiques and Revisions',
+  'constitution.showPreferenceModel': 'Show Preference Model Report',
+  'constitution.showCompletions': 'Show Completions over Training',
+  'constitution.compareRuns': 'Compare Runs',
+  'constitution.setApiKey': 'Set Provider API Key',
+  'constitution.selectBackend': 'Select Training Backend',
+  'constitution.tryPrinciple': 'Try Principle on Sample Prompts',
+  'constitution.revealRun': 'Reveal Run Folder',
+  'constitution.exportRunDataset': 'Export Preference Dataset…',
+  'constitution.refreshRuns': 'Refresh Runs',
+  'constitution.showTrainerLog': 'Show Trainer Log',
 } as const;
 
 export type CommandId = keyof typeof COMMAND_TITLES;
 
-/** Commands that write files: disabled in Restricted Mode (untrusted workspaces). */
-export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = ['constitution.import', 'constitution.export'];
+/**
+ * Commands that write files, start training or call a model endpoint: disabled in Restricted
+ * Mode (untrusted workspaces), and each handler checks trust again itself.
+ */
+export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = [
+  'constitution.import',
+  'constitution.export',
+  'constitution.startRun',
+  'constitution.resumeRun',
+  'constitution.setApiKey',
+  'constitution.selectBackend',
+  'constitution.tryPrinciple',
+  'constitution.exportRunDataset',
+];

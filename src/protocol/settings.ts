@@ -30,6 +30,29 @@ export const SETTINGS = {
     scope: 'window',
     description: 'Log the messages between VS Code and the constitution language server.',
   },
+  'constitution.training.backend': {
+    type: 'string',
+    default: 'runConfig',
+    enum: ['runConfig', 'auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+    scope: 'machine',
+    description: 'Compute backend of runs started from the editor: `runConfig` uses the run file\'s `backend`; any other value overrides it (set it with "Constitution: Select Training Backend").',
+  },
+  'constitution.training.maxRestarts': {
+    type: 'number',
+    default: 2,
+    minimum: 0,
+    maximum: 10,
+    scope: 'machine',
+    description: 'How often a trainer that crashed is started again to resume the same run before the run is reported as failed. Bad configurations and NaN losses are never retried.',
+  },
+  'constitution.training.stopTimeoutSeconds': {
+    type: 'number',
+    default: 30,
+    minimum: 1,
+    maximum: 600,
+    scope: 'machine',
+    description: 'How long Stop Run waits for the trainer to checkpoint and exit before sending SIGTERM, and again before SIGKILL.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -3,84 +3,38 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { previewPrompts } from '../../src/core/constitution/render.js';
 import { ConstitutionWorkspace } from '../../src/core/constitution/resolve.js';
-import { startCodeServer, type CodeServer } from './codeServer.js';
+import { REPO, RESULTS, Workbench } from './workbench.js';
 
 /**
  * The packaged extension in a real VS Code (code-server), driven like a user: the Problems panel,
  * a quick fix, and the prompt preview. Needs test/e2e/setup.sh and `npm run package` first
  * (`npm run test:e2e` does both).
  */
-const REPO = path.resolve(__dirname, '..', '..');
-const VSIX = path.join(REPO, 'constitution-studio.vsix');
-const RESULTS = path.join(REPO, 'test-results', 'e2e');
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('Constitution Studio in VS Code (code-server)', () => {
-  let server: CodeServer;
-  let browser: Browser;
+  let wb: Workbench;
   let page: Page;
   let workspace: string;
 
   before(async () => {
-    assert.ok(fs.existsSync(VSIX), `${VSIX} is missing: run npm run package first`);
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-e2e-ws-'));
     fs.cpSync(path.join(REPO, 'examples'), workspace, { recursive: true });
     for (const f of ['base.constitution.yaml', 'broken.constitution.yaml']) fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'lsp', f), path.join(workspace, f));
-    server = await startCodeServer(workspace, VSIX);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    await page.goto(server.url, { waitUntil: 'domcontentloaded' });
-    await page.waitForSelector('div.monaco-workbench', { timeout: 120_000 });
+    wb = await Workbench.open(workspace);
+    page = wb.page;
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await wb?.close();
     if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
   });
 
-  /** Saves a screenshot and the extension's logs when a test fails. */
-  async function onFailure<T>(name: string, body: () => Promise<T>): Promise<T> {
-    try {
-      return await body();
-    } catch (e) {
-      fs.mkdirSync(RESULTS, { recursive: true });
-      await page.screenshot({ path: path.join(RESULTS, `${name}.png`) }).catch(() => undefined);
-      fs.writeFileSync(path.join(RESULTS, `${name}.log`), server.log());
-      throw e;
-    }
-  }
-
-  async function openFile(name: string): Promise<void> {
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().click({ timeout: 60_000 });
-    await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
-  }
-
-  async function runCommand(title: string): Promise<void> {
-    // contributed commands appear once the extension host has scanned the extensions
-    for (let i = 0; i < 30; i++) {
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ timeout: 15_000 });
-      await input.fill(`>${title}`);
-      // the row whose label is exactly the title (others may contain it)
-      const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
-      if (await row.isVisible({ timeout: 1_000 }).catch(() => false)) {
-        await row.click();
-        return;
-      }
-      await page.keyboard.press('Escape');
-      await page.waitForTimeout(1_000);
-    }
-    throw new Error(`command not in the palette: ${title}`);
-  }
+  const onFailure = <T>(name: string, body: () => Promise<T>): Promise<T> => wb.journey(name, body);
+  const openFile = (name: string): Promise<void> => wb.openFile(name);
+  const runCommand = (title: string): Promise<void> => wb.runCommand(title);
 
   async function goTo(line: number, column: number): Promise<void> {
     await page.locator('.monaco-editor textarea').first().focus();

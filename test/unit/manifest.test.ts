@@ -38,8 +38,9 @@ describe('extension manifest', () => {
     }
   });
 
-  it('activates only on constitutions and commands, never at start-up', () => {
-    assert.deepEqual(pkg.activationEvents, ['onLanguage:constitution', 'onLanguage:constitution-run']);
+  it('activates only on constitutions, run files, JSONL records, its views and commands, never at start-up', () => {
+    assert.deepEqual(pkg.activationEvents, ['onLanguage:constitution', 'onLanguage:constitution-run', 'onLanguage:jsonl']);
+    assert.ok(!pkg.activationEvents.some((e: string) => e.startsWith('workspaceContains') || e === 'onStartupFinished'));
     assert.ok(!JSON.stringify(pkg.activationEvents).includes('*'));
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
   });

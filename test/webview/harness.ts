@@ -107,7 +107,7 @@ export interface Recorder<ToHost = unknown, State = unknown> {
 
 
 /** The stub of the webview API: records messages, states and CSP violations; like VS Code's, acquirable once. */
-const STUB = `(() => {
+export const STUB = `(() => {
   const rec = { messages: [], states: [], violations: [] };
   window.__vscode = rec;
   document.addEventListener('securitypolicyviolation', (e) => rec.violations.push({ directive: e.violatedDirective, blocked: String(e.blockedURI) }));

@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { panelHtml } from '../../src/extension/panels/html.js';
 import { previewFor } from '../../src/server/features/preview.js';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { STUB as HARNESS_STUB } from './harness.js';
 import type { ConstitutionData } from '../../src/core/constitution/data.js';
 import type { RenderedPrompt } from '../../src/core/constitution/render.js';
 import { ConstitutionWorkspace, type FileHost } from '../../src/core/constitution/resolve.js';
@@ -174,24 +175,8 @@ declare global {
   }
 }
 
-/** The stub of the webview API: records messages, states and CSP violations; like VS Code's, acquirable once. */
-const STUB = `(() => {
-  const rec = { messages: [], states: [], violations: [] };
-  window.__vscode = rec;
-  document.addEventListener('securitypolicyviolation', (e) => rec.violations.push({ directive: e.violatedDirective, blocked: String(e.blockedURI) }));
-  const initial = new URLSearchParams(location.search).get('state');
-  let state = initial ? JSON.parse(initial) : undefined;
-  let acquired = false;
-  window.acquireVsCodeApi = () => {
-    if (acquired) throw new Error('An instance of the VS Code API has already been acquired');
-    acquired = true;
-    return Object.freeze({
-      postMessage: (m) => rec.messages.push(structuredClone(m)),
-      getState: () => state,
-      setState: (s) => { state = structuredClone(s); rec.states.push(state); return s; },
-    });
-  };
-})();`;
+/** The stub of the webview API (the panel harness's): records messages, states and CSP violations. */
+const STUB = HARNESS_STUB;
 
 /** The panel's own HTML shell (src/extension/panels/html.ts); `csp: false` drops its policy. */
 function shell(origin: string, nonce: string, csp: boolean): string {
