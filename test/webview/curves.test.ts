@@ -141,7 +141,7 @@ async function sendJson(p: PanelPage, m: CurvesHostToPage): Promise<void> {
 }
 
 describe('Training curves page', { timeout: 180_000 }, () => {
-  const h = new PanelHarness({ bundle: 'curves', title: 'Training curves', sources: ['webview/curves/main.ts', 'webview/shared/chart.ts', 'src/core/runs/metrics.ts', 'media/curves.css'] });
+  const h = new PanelHarness({ bundle: 'curves', title: 'Training curves', extraStyles: ['charts.css'], sources: ['webview/curves/main.ts', 'webview/shared/chart.ts', 'src/core/runs/metrics.ts', 'media/charts.css', 'media/curves.css'] });
   let a: { dir: string; rows: MetricRow[] };
   let b: { dir: string; rows: MetricRow[] };
   let trl: { dir: string; rows: MetricRow[] };

@@ -1,7 +1,7 @@
 /**
  * A harness for panel tests: a built webview bundle loaded in Debian's Chromium (playwright-core)
  * from 127.0.0.1, in the panel's real HTML shell (src/extension/panels/html.ts: the same strict
- * CSP with a nonce, media/panel.css then the panel's stylesheet, then the bundle), with a stub of
+ * CSP with a nonce, media/panel.css, any shared stylesheets, then the panel's stylesheet, then the bundle), with a stub of
  * `acquireVsCodeApi` that records what the page posts and saves, and VS Code's theme variables
  * for light, dark and high-contrast themes.
  *
@@ -129,6 +129,8 @@ export interface PanelHarnessOptions {
   /** The bundle's name: dist/webview/<bundle>.js and media/<bundle>.css. */
   bundle: string;
   title: string;
+  /** Shared stylesheets of media/ the panel loads between media/panel.css and its own (as its WebviewHost options say). */
+  extraStyles?: string[];
   /** Source files the bundle is built from: the test refuses a bundle older than any of them. */
   sources?: string[];
 }
@@ -149,6 +151,7 @@ export class PanelHarness {
     for (const s of this.o.sources ?? []) {
       if (statSync(bundle).mtimeMs < statSync(path.join(ROOT, s)).mtimeMs) throw new Error(`${path.relative(ROOT, bundle)} is older than ${s}: run "node scripts/build.mjs" again.`);
     }
+    const extraStyles = this.o.extraStyles ?? [];
     this.server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const origin = `http://${req.headers.host}`;
@@ -157,10 +160,12 @@ export class PanelHarness {
         res.end(body);
       };
       if (url.pathname === '/') {
-        const html = panelHtml({ cspSource: origin, scriptUri: `${origin}/bundle.js`, styleUri: `${origin}/panel-own.css`, baseStyleUri: `${origin}/panel.css`, nonce: randomBytes(16).toString('hex'), title: this.o.title });
+        const extraStyleUris = extraStyles.map((f) => `${origin}/extra/${encodeURIComponent(f)}`);
+        const html = panelHtml({ cspSource: origin, scriptUri: `${origin}/bundle.js`, styleUri: `${origin}/panel-own.css`, baseStyleUri: `${origin}/panel.css`, ...(extraStyleUris.length ? { extraStyleUris } : {}), nonce: randomBytes(16).toString('hex'), title: this.o.title });
         send('text/html; charset=utf-8', url.searchParams.get('csp') === '0' ? html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>\n/, '') : html);
       } else if (url.pathname === '/bundle.js') send('text/javascript; charset=utf-8', readFileSync(bundle));
       else if (url.pathname === '/panel.css') send('text/css; charset=utf-8', readFileSync(path.join(ROOT, 'media', 'panel.css')));
+      else if (extraStyles.some((f) => url.pathname === `/extra/${encodeURIComponent(f)}`)) send('text/css; charset=utf-8', readFileSync(path.join(ROOT, 'media', decodeURIComponent(url.pathname.slice('/extra/'.length)))));
       else if (url.pathname === '/panel-own.css') send('text/css; charset=utf-8', readFileSync(path.join(ROOT, 'media', `${this.o.bundle}.css`)));
       else {
         res.writeHead(url.pathname === '/favicon.ico' ? 204 : 404);

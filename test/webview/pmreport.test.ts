@@ -49,7 +49,7 @@ async function lastState(p: PanelPage): Promise<PmReportPanelState | undefined> 
 }
 
 describe('Preference model report page', { timeout: 120_000 }, () => {
-  const h = new PanelHarness({ bundle: 'pmreport', title: 'Preference model report', sources: ['webview/pmreport/main.ts', 'webview/shared/chart.ts', 'src/core/runs/pmReport.ts', 'src/core/runs/metrics.ts', 'media/pmreport.css'] });
+  const h = new PanelHarness({ bundle: 'pmreport', title: 'Preference model report', extraStyles: ['charts.css'], sources: ['webview/pmreport/main.ts', 'webview/shared/chart.ts', 'src/core/runs/pmReport.ts', 'src/core/runs/metrics.ts', 'media/charts.css', 'media/pmreport.css'] });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pmreport-test-'));
   let demo: { rows: MetricRow[]; report: PmEvalReport | null };
 

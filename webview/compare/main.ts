@@ -9,7 +9,7 @@
  */
 import { answerColumns, comparePolicies, eloDelta, joinAnswers, type EvalAnswer, type EvalSummary, type JoinedPrompt } from '../../src/core/runs/compare.js';
 import type { CompareHostToPage, ComparePageToHost, ComparePanelState, CompareRunInfo, CompareSummaryMessage } from '../../src/protocol/panels/compare.js';
-import { el, fmtInt, fmtNum, fmtPct, notice, perFrame, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
+import { el, fmtInt, fmtNum, fmtPct, longText, notice, perFrame, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
 import { connect } from '../shared/host.js';
 
 // --- the host (the page only listens) ---------------------------------------------------------
@@ -184,21 +184,6 @@ function showSummaries(): void {
 }
 
 // --- answers side by side --------------------------------------------------------------------
-
-/** Characters shown before "Show all" (a megabyte of text would stall the page's layout). */
-const TEXT_CHARS = 4000;
-
-/** Text (invisible characters revealed), cut at TEXT_CHARS with a button that shows the rest. */
-function longText(target: HTMLElement, t: string, empty: string): HTMLElement {
-  if (t.length <= TEXT_CHARS) {
-    target.append(revealInvisible(t) || empty);
-    return target;
-  }
-  const all = el('button', { type: 'button', class: 'link-button show-all' }, `Show all ${fmtInt(t.length)} characters`);
-  all.addEventListener('click', () => setChildren(target, revealInvisible(t)));
-  target.append(`${revealInvisible(t.slice(0, TEXT_CHARS))}… `, all);
-  return target;
-}
 
 function rejoin(): void {
   joined = joinAnswers(answers);

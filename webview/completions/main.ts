@@ -7,7 +7,7 @@
  * Every string is model output or run data, so hostile: text nodes only, through el().
  */
 import type { CompletionSample, CompletionsHostToPage, CompletionsPageToHost, CompletionsPanelState, CompletionsSort, StepSummaryWire } from '../../src/protocol/panels/completions.js';
-import { el, fmtInt, fmtNum, notice, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
+import { el, fmtInt, fmtNum, longText, notice, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
 import { connect } from '../shared/host.js';
 
 // --- the host --------------------------------------------------------------------------------
@@ -236,19 +236,9 @@ function sorted(samples: readonly CompletionSample[]): CompletionSample[] {
   });
 }
 
-/** Characters a table cell shows before "Show all" (a megabyte of text in a cell would stall layout). */
-const CELL_CHARS = 4000;
-
+/** A table cell's text, cut at SHOWN_CHARS with "Show all" (a megabyte of text in a cell would stall layout). */
 function textCell(t: string, label: string): HTMLElement {
-  const cell = el('div', { class: 'cell-text', tabindex: '0', role: 'region', 'aria-label': label });
-  if (t.length <= CELL_CHARS) {
-    cell.append(revealInvisible(t) || '(empty)');
-    return cell;
-  }
-  const all = el('button', { type: 'button', class: 'link-button show-all' }, `Show all ${fmtInt(t.length)} characters`);
-  all.addEventListener('click', () => setChildren(cell, revealInvisible(t)));
-  cell.append(`${revealInvisible(t.slice(0, CELL_CHARS))}… `, all);
-  return cell;
+  return longText(el('div', { class: 'cell-text', tabindex: '0', role: 'region', 'aria-label': label }), t, '(empty)');
 }
 
 function showSamples(): void {

@@ -5,6 +5,7 @@
  * aria-activedescendant on the selected row and tells screen readers each row's position.
  */
 import { el, perFrame } from '../shared/dom.js';
+import { navigationTarget } from '../shared/virtualList.js';
 
 export interface VirtualListOptions<T> {
   /** The scrolling element; becomes the list box. */
@@ -105,34 +106,13 @@ export class VirtualList<T> {
     const n = this.items.length;
     if (n === 0) return;
     const cur = this.selected < 0 ? -1 : this.selected;
-    let next: number | undefined;
-    switch (e.key) {
-      case 'ArrowDown':
-        next = cur + 1;
-        break;
-      case 'ArrowUp':
-        next = cur < 0 ? 0 : cur - 1;
-        break;
-      case 'PageDown':
-        next = cur + this.pageRows();
-        break;
-      case 'PageUp':
-        next = cur - this.pageRows();
-        break;
-      case 'Home':
-        next = 0;
-        break;
-      case 'End':
-        next = n - 1;
-        break;
-      case 'Enter':
-      case ' ':
-        if (cur >= 0) this.o.onActivate?.(this.items[cur]!, cur);
-        e.preventDefault();
-        return;
-      default:
-        return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      if (cur >= 0) this.o.onActivate?.(this.items[cur]!, cur);
+      e.preventDefault();
+      return;
     }
+    const next = navigationTarget(e.key, cur, this.pageRows(), n - 1);
+    if (next === undefined) return;
     e.preventDefault();
     this.select(next);
   }

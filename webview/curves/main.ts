@@ -13,7 +13,6 @@ import {
   RunMetrics,
   STAGE_GROUPS,
   X_AXES,
-  alignSeries,
   axisValues,
   checkRow,
   clampSmoothing,
@@ -33,8 +32,9 @@ import {
   type XAxis,
 } from '../../src/core/runs/metrics.js';
 import type { CurvesHostToPage, CurvesPageToHost, CurvesPanelState, CurvesRun, ExportFile } from '../../src/protocol/panels/curves.js';
-import { Chart, announceWhileFocused, nearestValue, onThemeChange, readTheme, slug, type AlignedData, type ChartTheme, type LineSpec } from '../shared/chart.js';
+import { Chart, announceWhileFocused, onThemeChange, readTheme, slug, type AlignedData, type ChartTheme } from '../shared/chart.js';
 import { clip, el, fmtInt, notice, perFrame, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
+import { curveValueAt, fmtSignificant, smoothedCurves, swatch } from '../shared/curves.js';
 import { connect } from '../shared/host.js';
 
 // --- the host --------------------------------------------------------------------------------
@@ -86,12 +86,7 @@ const groupLabel = (g: StageGroup): string => STAGE_GROUPS.find((x) => x.id === 
 const axisLabel = (a: XAxis): string => X_AXES.find((x) => x.id === a)?.label ?? a;
 
 /** A number for a readout: up to five significant digits, exponent form for very large or small values. */
-function fmtVal(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
-  return String(+v.toPrecision(5));
-}
+const fmtVal = (v: number | null | undefined): string => fmtSignificant(v, 5);
 
 // --- layout ----------------------------------------------------------------------------------
 
@@ -236,25 +231,10 @@ function updateCard(card: Card): void {
 function plot(card: Card): void {
   card.plotSig = card.dataSig;
   card.plotted = card.drawn;
-  const beta = settings.smoothing;
-  const parts: { x: number[]; ys: number[][] }[] = [];
-  const lines: LineSpec[] = [];
-  const bands: { upper: number; lower: number; color: string }[] = [];
-  for (const { run: r, series: s } of card.plotted) {
-    const color = runColor(r);
-    if (beta > 0) {
-      const sm = smooth(s.y, beta);
-      parts.push({ x: s.x, ys: [sm.smoothed, s.y, sm.max, sm.min] });
-      const base = lines.length;
-      lines.push({ label: r.info.name, color, style: 'line' }, { label: `${r.info.name} (raw)`, color, style: 'faint' }, { label: 'max', color, style: 'hidden' }, { label: 'min', color, style: 'hidden' });
-      bands.push({ upper: base + 2, lower: base + 3, color });
-    } else {
-      parts.push({ x: s.x, ys: [s.y] });
-      lines.push({ label: r.info.name, color, style: 'line' });
-    }
-  }
-  const aligned = alignSeries(parts);
-  const data = [aligned.x, ...aligned.ys] as unknown as AlignedData;
+  const { data, lines, bands } = smoothedCurves(
+    card.plotted.map(({ run: r, series }) => ({ label: r.info.name, color: runColor(r), series })),
+    settings.smoothing,
+  );
   card.data = data;
   const axis = card.axis;
   const linesSig = JSON.stringify([lines.map((l) => [l.style, l.color]), axis, themeEpoch]);
@@ -326,7 +306,7 @@ function showLatest(card: Card): void {
   for (const d of card.drawn) {
     const l = lastOf(card, d);
     flag ??= outOfRange(card.info, l.v);
-    items.push(el('span', { class: 'latest-item' }, swatch(d.run), `${fmtVal(l.v)} at step ${fmtInt(l.step)}`));
+    items.push(el('span', { class: 'latest-item' }, swatch(runColor(d.run)), `${fmtVal(l.v)} at step ${fmtInt(l.step)}`));
   }
   setChildren(card.latest, ...(items.length ? [el('span', { class: 'visually-hidden' }, 'Latest: '), ...items] : []));
   if (flag && card.info?.range) {
@@ -337,12 +317,6 @@ function showLatest(card: Card): void {
   } else card.badge.hidden = true;
 }
 
-function swatch(r: Run): HTMLElement {
-  const s = el('span', { class: 'swatch', 'aria-hidden': 'true' });
-  s.style.setProperty('--swatch', runColor(r));
-  return s;
-}
-
 /** Every drawn run's value at the hovered x (or the nearest point it has). */
 function showReadout(card: Card, idx: number | null): void {
   const data = card.data;
@@ -351,16 +325,12 @@ function showReadout(card: Card, idx: number | null): void {
     return;
   }
   const x = data[0][idx];
-  const per = settings.smoothing > 0 ? 4 : 1;
   const items: (Node | string)[] = [el('span', { class: 'readout-x' }, `${axisLabel(card.axis)} ${fmtVal(x)}`)];
   card.plotted.forEach((d, i) => {
-    const col = data[1 + i * per] as (number | null)[];
-    const j = nearestValue(col, idx);
-    if (j === undefined) return;
-    const v = col[j];
-    const raw = per > 1 ? (data[2 + i * per] as (number | null)[])[j] : undefined;
-    const at = j !== idx ? ` (at ${fmtVal(data[0][j])})` : '';
-    items.push(el('span', { class: 'readout-item' }, swatch(d.run), el('span', { class: 'run-name' }, revealInvisible(clip(d.run.info.name, 40))), ` ${fmtVal(v)}`, raw !== undefined ? el('span', { class: 'muted' }, ` raw ${fmtVal(raw)}`) : null, at));
+    const p = curveValueAt(data, i, idx, settings.smoothing);
+    if (!p) return;
+    const at = p.at !== idx ? ` (at ${fmtVal(data[0][p.at])})` : '';
+    items.push(el('span', { class: 'readout-item' }, swatch(runColor(d.run)), el('span', { class: 'run-name' }, revealInvisible(clip(d.run.info.name, 40))), ` ${fmtVal(p.value)}`, p.raw !== undefined ? el('span', { class: 'muted' }, ` raw ${fmtVal(p.raw)}`) : null, at));
   });
   setChildren(card.readout, ...items);
 }
@@ -457,7 +427,7 @@ function renderLegend(): void {
     const b = el(
       'button',
       { type: 'button', class: 'run-toggle', 'aria-pressed': String(pressed), title: clip(r.info.dir, 2000) },
-      swatch(r),
+      swatch(runColor(r)),
       el('span', { class: 'run-name' }, revealInvisible(clip(r.info.name, 80))),
       r.info.kind === 'trl' ? el('span', { class: 'tag' }, 'TRL') : null,
       r.status ? el('span', { class: `run-status status-${r.status === 'running' ? 'running' : 'other'}` }, clip(r.status, 40)) : null,

@@ -30,7 +30,7 @@ import type { PairRecord } from '../../src/core/runs/records.js';
 import { parsePairsPanelState, type PairsHostToPage, type PairsPageToHost, type PairsPanelState, type PairsRunInfo } from '../../src/protocol/panels/pairs.js';
 import { clip, el, fmtInt, notice, perFrame, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
 import { connect } from '../shared/host.js';
-import { VirtualList } from '../shared/virtualList.js';
+import { navigationTarget, VirtualList } from '../shared/virtualList.js';
 import { DetailView, fmtP, ORDER_TEXT, ORDER_TITLE, STATUS_TEXT } from './detail.js';
 import { renderStats } from './stats.js';
 
@@ -239,38 +239,16 @@ viewport.addEventListener('click', (e) => {
 
 grid.addEventListener('keydown', (e) => {
   if (e.altKey || e.ctrlKey || e.metaKey || e.target !== grid) return;
-  const page = list.pageSize;
-  const last = view.length - 1;
-  const at = selPos < 0 ? -1 : selPos;
-  let to: number | undefined;
-  switch (e.key) {
-    case 'ArrowDown':
-      to = at + 1;
-      break;
-    case 'ArrowUp':
-      to = at < 0 ? 0 : at - 1;
-      break;
-    case 'PageDown':
-      to = at + page;
-      break;
-    case 'PageUp':
-      to = at - page;
-      break;
-    case 'Home':
-      to = 0;
-      break;
-    case 'End':
-      to = last;
-      break;
-    case 'Enter':
-      e.preventDefault();
-      if (selPos < 0 && view.length) selectPos(0);
-      setDetailOpen(true, false);
-      detail.focusHeading();
-      return;
-    default:
-      return;
+  if (e.key === 'Enter') {
+    e.preventDefault();
+    if (selPos < 0 && view.length) selectPos(0);
+    setDetailOpen(true, false);
+    detail.focusHeading();
+    return;
   }
+  const last = view.length - 1;
+  const to = navigationTarget(e.key, selPos < 0 ? -1 : selPos, list.pageSize, last);
+  if (to === undefined) return;
   e.preventDefault();
   if (view.length) selectPos(Math.max(0, Math.min(last, to)));
 });

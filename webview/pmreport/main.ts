@@ -10,12 +10,13 @@
  *
  * Dataset names and the run's name come from files: they go into the page as text only.
  */
-import { RunMetrics, checkRow, clampSmoothing, MAX_SMOOTHING, seriesCsv, seriesOf, smooth, alignSeries, tagChanges, type CsvSeries, type Series } from '../../src/core/runs/metrics.js';
+import { RunMetrics, checkRow, clampSmoothing, MAX_SMOOTHING, seriesCsv, seriesOf, alignSeries, tagChanges, type CsvSeries, type Series } from '../../src/core/runs/metrics.js';
 import { eloFromWinRate, eloRows, logisticCurve, marginRows, reliability, reportCsv, type PmDataset, type PmEvalReport } from '../../src/core/runs/pmReport.js';
 import type { ExportFile } from '../../src/protocol/panels/curves.js';
 import type { PmReportHostToPage, PmReportPageToHost, PmReportPanelState } from '../../src/protocol/panels/pmReport.js';
-import { Chart, announceWhileFocused, nearestValue, onThemeChange, readTheme, slug, type AlignedData, type ChartSpec, type ChartTheme, type LineSpec } from '../shared/chart.js';
+import { Chart, announceWhileFocused, onThemeChange, readTheme, slug, type AlignedData, type ChartTheme, type LineSpec } from '../shared/chart.js';
 import { clip, el, fmtInt, fmtNum, fmtPct, notice, perFrame, plural, revealInvisible, setChildren, statusLine } from '../shared/dom.js';
+import { curveValueAt, fmtSignificant, smoothedCurves, swatch } from '../shared/curves.js';
 import { connect } from '../shared/host.js';
 
 // --- the host --------------------------------------------------------------------------------
@@ -44,12 +45,7 @@ function saveState(): void {
   host.saveState({ runDir: run.dir, ...(dataset !== undefined ? { dataset } : {}), smoothing });
 }
 
-function fmtVal(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
-  return String(+v.toPrecision(4));
-}
+const fmtVal = (v: number | null | undefined): string => fmtSignificant(v, 4);
 
 const signed = (v: number, digits = 0): string => (Number.isFinite(v) ? `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(v).toFixed(digits)}` : '–');
 
@@ -151,24 +147,9 @@ function renderTraining(): void {
     if (sig === c.sig && c.chart) continue;
     c.sig = sig;
     c.drawn = [];
-    const parts: { x: number[]; ys: number[][] }[] = [];
-    const lines: LineSpec[] = [];
-    const bands: NonNullable<ChartSpec['bands']> = [];
     for (const m of c.metrics) {
       const s = seriesOf(t, m, 'step');
-      if (!s || !s.x.length) continue;
-      const color = metricColor(c.drawn.length);
-      c.drawn.push({ metric: m, series: s });
-      if (smoothing > 0) {
-        const sm = smooth(s.y, smoothing);
-        parts.push({ x: s.x, ys: [sm.smoothed, s.y, sm.max, sm.min] });
-        const base = lines.length;
-        lines.push({ label: m, color, style: 'line' }, { label: `${m} (raw)`, color, style: 'faint' }, { label: 'max', color, style: 'hidden' }, { label: 'min', color, style: 'hidden' });
-        bands.push({ upper: base + 2, lower: base + 3, color });
-      } else {
-        parts.push({ x: s.x, ys: [s.y] });
-        lines.push({ label: m, color, style: 'line' });
-      }
+      if (s && s.x.length) c.drawn.push({ metric: m, series: s });
     }
     if (!c.drawn.length) {
       c.chart?.destroy();
@@ -177,8 +158,11 @@ function renderTraining(): void {
       setChildren(c.readout);
       continue;
     }
-    const a = alignSeries(parts);
-    c.data = [a.x, ...a.ys] as unknown as AlignedData;
+    const { data, lines, bands } = smoothedCurves(
+      c.drawn.map((d, i) => ({ label: d.metric, color: metricColor(i), series: d.series })),
+      smoothing,
+    );
+    c.data = data;
     const structure = JSON.stringify(lines.map((l) => l.style + l.color));
     if (!c.chart || c.box.dataset['structure'] !== structure) {
       c.chart?.destroy();
@@ -192,12 +176,6 @@ function renderTraining(): void {
     c.chart.setAriaLabel(`${c.name} against step: ${c.drawn.map((d) => `${d.metric} ${fmtVal(d.series.y.at(-1))} at step ${fmtInt(d.series.steps.at(-1)!)}`).join('; ')}. Arrow keys move along the curve.`);
     trainReadout(c, null);
   }
-}
-
-function swatch(color: string): HTMLElement {
-  const s = el('span', { class: 'swatch', 'aria-hidden': 'true' });
-  s.style.setProperty('--swatch', color);
-  return s;
 }
 
 /** A legend for a chart's lines, as text with swatches that show each line's style. */
@@ -216,16 +194,14 @@ function chartLegend(lines: LineSpec[]): HTMLElement {
 }
 
 function trainReadout(c: TrainChart, idx: number | null): void {
-  const per = smoothing > 0 ? 4 : 1;
-  if (!c.data) return;
-  const at = idx ?? c.data[0].length - 1;
-  const items: (Node | string)[] = [el('span', { class: 'readout-x' }, `${idx === null ? 'Latest · ' : ''}step ${fmtVal(c.data[0][at])}`)];
+  const data = c.data;
+  if (!data) return;
+  const at = idx ?? data[0].length - 1;
+  const items: (Node | string)[] = [el('span', { class: 'readout-x' }, `${idx === null ? 'Latest · ' : ''}step ${fmtVal(data[0][at])}`)];
   c.drawn.forEach((d, i) => {
-    const col = c.data![1 + i * per] as (number | null)[];
-    const j = nearestValue(col, at);
-    if (j === undefined) return;
-    const raw = per > 1 ? (c.data![2 + i * per] as (number | null)[])[j] : undefined;
-    items.push(el('span', { class: 'readout-item' }, swatch(metricColor(i)), `${d.metric} ${fmtVal(col[j])}`, raw !== undefined ? el('span', { class: 'muted' }, ` raw ${fmtVal(raw)}`) : null));
+    const p = curveValueAt(data, i, at, smoothing);
+    if (!p) return;
+    items.push(el('span', { class: 'readout-item' }, swatch(metricColor(i)), `${d.metric} ${fmtVal(p.value)}`, p.raw !== undefined ? el('span', { class: 'muted' }, ` raw ${fmtVal(p.raw)}`) : null));
   });
   setChildren(c.readout, ...items);
 }

@@ -78,3 +78,18 @@ export function perFrame(fn: () => void): () => void {
     });
   };
 }
+
+/** Characters of a text shown before "Show all" (a megabyte of text would stall the page's layout). */
+export const SHOWN_CHARS = 4000;
+
+/** Appends text (invisible characters revealed) to `target`, cut at `limit` characters with a button that shows the rest; `empty` stands in for no text. */
+export function longText<T extends HTMLElement>(target: T, t: string, empty: string, limit = SHOWN_CHARS): T {
+  if (t.length <= limit) {
+    target.append(revealInvisible(t) || empty);
+    return target;
+  }
+  const all = el('button', { type: 'button', class: 'link-button show-all' }, `Show all ${fmtInt(t.length)} characters`);
+  all.addEventListener('click', () => setChildren(target, revealInvisible(t)));
+  target.append(`${revealInvisible(t.slice(0, limit))}… `, all);
+  return target;
+}

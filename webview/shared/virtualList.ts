@@ -162,3 +162,27 @@ export class VirtualList {
     return this.shown[k] === index ? this.pool[k] : undefined;
   }
 }
+
+/**
+ * The row a list's navigation key moves the selection to, from row `at` (−1: none selected):
+ * arrows by one, Page Up/Down by `page` rows, Home and End to the first and `last` row; undefined
+ * for any other key. The caller clamps the row to the list.
+ */
+export function navigationTarget(key: string, at: number, page: number, last: number): number | undefined {
+  switch (key) {
+    case 'ArrowDown':
+      return at + 1;
+    case 'ArrowUp':
+      return at < 0 ? 0 : at - 1;
+    case 'PageDown':
+      return at + page;
+    case 'PageUp':
+      return at - page;
+    case 'Home':
+      return 0;
+    case 'End':
+      return last;
+    default:
+      return undefined;
+  }
+}

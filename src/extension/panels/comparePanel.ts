@@ -2,12 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { evalSummary, normaliseEvalAnswer, normalisePpoSample, StepStats, type EvalAnswer, type EvalSummary } from '../../core/runs/compare.js';
-import { EVAL, JsonlTail, readEval, readManifest, resolveInRun, runFolderKind } from '../../node/runReader.js';
-import type { CompareHostToPage, ComparePageToHost, ComparePanelState, CompareRunInfo, CompareSummaryMessage } from '../../protocol/panels/compare.js';
-import { log } from '../log.js';
-import { runDirsOf } from './critiquesPanel.js';
+import { EVAL, JsonlTail, readEval, resolveInRun, runFolderKind } from '../../node/runReader.js';
+import type { CompareHostToPage, ComparePageToHost, CompareRunInfo, CompareSummaryMessage } from '../../protocol/panels/compare.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
-import { WebviewHost } from './webviewHost.js';
+import { createRunWebviewPanel, restoreOrDispose, RunPanel, runDirsOf, runName, warnBadLines } from './runPanel.js';
 
 export const COMPARE_VIEW_TYPE = 'constitution.compare';
 const SAMPLES = 'samples.jsonl';
@@ -67,14 +65,6 @@ class RunSide {
   }
 }
 
-function runName(runDir: string): string {
-  try {
-    return readManifest(runDir)?.runId ?? path.basename(runDir);
-  } catch {
-    return path.basename(runDir);
-  }
-}
-
 /** Names that tell runs apart: the run id, with the parent folder where two runs share one. */
 function runInfos(dirs: readonly string[]): CompareRunInfo[] {
   const names = dirs.map(runName);
@@ -88,39 +78,23 @@ function runInfos(dirs: readonly string[]): CompareRunInfo[] {
  * "Compare runs": the evaluation answers of two or more runs joined by prompt (the page joins
  * them with core/runs/compare.ts), each run's eval.json summary, followed while they train.
  */
-class ComparePanel extends WebviewHost<CompareHostToPage, ComparePageToHost> {
-  private static readonly open = new Map<string, ComparePanel>();
+class ComparePanel extends RunPanel<CompareHostToPage, ComparePageToHost> {
   private readonly runs: RunSide[];
-  private readonly key: string;
-  private listening = false;
   private timer: NodeJS.Timeout | undefined;
 
   static show(services: PanelServices, runDirs: string[]): void {
-    const key = runDirs.join('\n');
-    const existing = ComparePanel.open.get(key);
-    if (existing && !existing.isDisposed) {
-      existing.panel.reveal();
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'Compare Runs', vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-    new ComparePanel(panel, services, runDirs);
+    if (ComparePanel.revealOpen(runDirs.join('\n'))) return;
+    new ComparePanel(createRunWebviewPanel(COMPARE_VIEW_TYPE, 'Compare Runs'), services, runDirs);
   }
 
   constructor(panel: vscode.WebviewPanel, services: PanelServices, runDirs: string[]) {
-    super(panel, services.extensionUri, 'compare', 'Compare Runs', { baseStyle: true });
-    this.key = runDirs.join('\n');
+    super(panel, services, { key: runDirs.join('\n'), bundle: 'compare', title: 'Compare Runs' });
     const infos = runInfos(runDirs);
     this.runs = infos.map((r) => new RunSide(r.runDir, r.name));
     panel.title = `Compare: ${infos.map((r) => r.name).join(' · ')}`;
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    ComparePanel.open.set(this.key, this);
     this.disposables.push(
-      { dispose: () => ComparePanel.open.get(this.key) === this && ComparePanel.open.delete(this.key) },
       { dispose: () => this.runs.forEach((r) => r.tail?.dispose()) },
       { dispose: () => this.timer && clearInterval(this.timer) },
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.listening = false;
-      }),
     );
     this.runs.forEach((r, i) => {
       r.refreshEval();
@@ -167,7 +141,7 @@ class ComparePanel extends WebviewHost<CompareHostToPage, ComparePageToHost> {
           r.ids.clear();
           if (this.listening) this.post({ type: 'compare/reset', payload: { run } });
         },
-        onBad: (bad) => log.warn(`${SAMPLES} of ${r.dir}: ${bad.map((b) => `line ${b.line}: ${b.error}`).join('; ')}`),
+        onBad: (bad) => warnBadLines(SAMPLES, r.dir, bad),
       },
     );
     r.tail.start().then(
@@ -182,7 +156,7 @@ class ComparePanel extends WebviewHost<CompareHostToPage, ComparePageToHost> {
   }
 
   protected override onReady(): void {
-    this.listening = true;
+    super.onReady();
     this.post({ type: 'compare/init', payload: { runs: this.runs.map((r) => ({ runDir: r.dir, name: r.name })) } });
     this.runs.forEach((r, run) => {
       this.post(r.summaryMessage(run));
@@ -217,11 +191,7 @@ export const comparePanel: RunPanelKind = {
     ComparePanel.show(services, dirs);
   },
   restore(services, panel, state) {
-    const dirs = runDirsOf(state as ComparePanelState | undefined);
-    if (!dirs || dirs.length < 2) {
-      panel.dispose();
-      return;
-    }
-    new ComparePanel(panel, services, dirs);
+    const dirs = runDirsOf(state);
+    restoreOrDispose(panel, dirs && dirs.length >= 2 ? dirs : undefined, (d) => new ComparePanel(panel, services, d));
   },
 };

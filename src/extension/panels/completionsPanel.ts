@@ -1,19 +1,15 @@
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import { normalisePpoSample, PpoIndex, type PpoSample, type StepSummary } from '../../core/runs/compare.js';
-import { JsonlTail, readManifest, readRecordAt, resolveInRun, runFolderKind } from '../../node/runReader.js';
+import { JsonlTail, readRecordAt, resolveInRun } from '../../node/runReader.js';
 import {
   COMPLETIONS_LIMIT,
   type CompletionSample,
   type CompletionsHostToPage,
   type CompletionsPageToHost,
-  type CompletionsPanelState,
   type StepSummaryWire,
 } from '../../protocol/panels/completions.js';
-import { log } from '../log.js';
-import { runDirsOf } from './critiquesPanel.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
-import { WebviewHost } from './webviewHost.js';
+import { createRunWebviewPanel, eachRunDir, restoreOrDispose, objectPayload, RunPanel, runDirsOf, runName, warnBadLines } from './runPanel.js';
 
 export const COMPLETIONS_VIEW_TYPE = 'constitution.completions';
 const FILE = 'samples.jsonl';
@@ -24,57 +20,37 @@ export function stepWire(s: StepSummary): StepSummaryWire {
   return { step: s.step, count: s.count, mean: fin(s.mean), min: fin(s.min), max: fin(s.max), meanKl: fin(s.meanKl) };
 }
 
-function runName(runDir: string): string {
-  try {
-    return readManifest(runDir)?.runId ?? path.basename(runDir);
-  } catch {
-    return path.basename(runDir);
-  }
-}
-
 /**
  * "Completions over training" of one run: PPO rollouts of samples.jsonl indexed by step and by
  * prompt (byte offsets only; a step's or a prompt's records are read when the page asks), each
  * step's reward summary, followed while the run trains.
  */
-class CompletionsPanel extends WebviewHost<CompletionsHostToPage, CompletionsPageToHost> {
-  private static readonly open = new Map<string, CompletionsPanel>();
+class CompletionsPanel extends RunPanel<CompletionsHostToPage, CompletionsPageToHost> {
   private readonly file: string;
   private readonly index = new PpoIndex();
   private tail: JsonlTail | undefined;
   private loaded = false;
   private badLines = 0;
-  private listening = false;
   private step: number | undefined;
 
   static show(services: PanelServices, runDir: string, step?: number): void {
-    const existing = CompletionsPanel.open.get(runDir);
-    if (existing && !existing.isDisposed) {
-      existing.panel.reveal();
+    const existing = CompletionsPanel.revealOpen(runDir);
+    if (existing) {
       if (step !== undefined) {
         existing.step = step;
         existing.sendAll();
       }
       return;
     }
-    const panel = vscode.window.createWebviewPanel(COMPLETIONS_VIEW_TYPE, `Completions: ${runName(runDir)}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-    new CompletionsPanel(panel, services, runDir, step);
+    new CompletionsPanel(createRunWebviewPanel(COMPLETIONS_VIEW_TYPE, `Completions: ${runName(runDir)}`), services, runDir, step);
   }
 
   constructor(panel: vscode.WebviewPanel, services: PanelServices, readonly runDir: string, step?: number) {
-    super(panel, services.extensionUri, 'completions', 'Completions', { baseStyle: true });
+    super(panel, services, { key: runDir, bundle: 'completions', title: 'Completions' });
     this.step = step;
     this.file = resolveInRun(runDir, FILE);
     panel.title = `Completions: ${runName(runDir)}`;
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    CompletionsPanel.open.set(runDir, this);
-    this.disposables.push(
-      { dispose: () => CompletionsPanel.open.get(runDir) === this && CompletionsPanel.open.delete(runDir) },
-      { dispose: () => this.tail?.dispose() },
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.listening = false;
-      }),
-    );
+    this.disposables.push({ dispose: () => this.tail?.dispose() });
     this.startTail();
   }
 
@@ -97,7 +73,7 @@ class CompletionsPanel extends WebviewHost<CompletionsHostToPage, CompletionsPag
         },
         onBad: (bad) => {
           this.badLines += bad.length;
-          log.warn(`${FILE} of ${this.runDir}: ${bad.map((b) => `line ${b.line}: ${b.error}`).join('; ')}`);
+          warnBadLines(FILE, this.runDir, bad);
         },
       },
     );
@@ -125,14 +101,13 @@ class CompletionsPanel extends WebviewHost<CompletionsHostToPage, CompletionsPag
   }
 
   protected override onReady(): void {
-    this.listening = true;
+    super.onReady();
     this.sendAll();
   }
 
   protected parse(m: { type: string } & Record<string, unknown>): CompletionsPageToHost | undefined {
-    const p = m['payload'];
-    if (typeof p !== 'object' || p === null) return undefined;
-    const payload = p as Record<string, unknown>;
+    const payload = objectPayload(m);
+    if (!payload) return undefined;
     switch (m.type) {
       case 'completions/requestStep': {
         const step = payload['step'];
@@ -188,20 +163,9 @@ export const completionsPanel: RunPanelKind = {
   /** One panel per run. `options`: `{step?: number}` shows that PPO step. */
   show(services, runDirs, options) {
     const step = typeof options?.['step'] === 'number' && Number.isFinite(options['step']) ? options['step'] : undefined;
-    for (const dir of runDirs) {
-      if (runFolderKind(dir) !== 'run') {
-        void vscode.window.showErrorMessage(`Completions: ${dir} is not a run directory (no manifest.json).`);
-        continue;
-      }
-      CompletionsPanel.show(services, dir, step);
-    }
+    eachRunDir('Completions', runDirs, (dir) => CompletionsPanel.show(services, dir, step));
   },
   restore(services, panel, state) {
-    const dirs = runDirsOf(state as CompletionsPanelState | undefined);
-    if (!dirs) {
-      panel.dispose();
-      return;
-    }
-    new CompletionsPanel(panel, services, dirs[0]!);
+    restoreOrDispose(panel, runDirsOf(state), (dirs) => new CompletionsPanel(panel, services, dirs[0]!));
   },
 };

@@ -1,25 +1,15 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { critiqueRow, isStepKey, normaliseRevision, stepText, type CritiqueRow } from '../../core/runs/revisions.js';
-import { JsonlTail, readManifest, readRecordAt, resolveInRun, runFolderKind } from '../../node/runReader.js';
-import type { CritiquesHostToPage, CritiquesInitMessage, CritiquesPageToHost, CritiquesPanelState } from '../../protocol/panels/critiques.js';
-import { log } from '../log.js';
+import { JsonlTail, readRecordAt, resolveInRun } from '../../node/runReader.js';
+import type { CritiquesHostToPage, CritiquesInitMessage, CritiquesPageToHost } from '../../protocol/panels/critiques.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
+import { createRunWebviewPanel, eachRunDir, restoreOrDispose, objectPayload, RunPanel, runDirsOf, runName, warnBadLines } from './runPanel.js';
 import { diffTitle, stepUri } from './stepDocuments.js';
-import { WebviewHost } from './webviewHost.js';
 
 export const CRITIQUES_VIEW_TYPE = 'constitution.critiques';
 const FILE = 'revisions.jsonl';
 /** Rows per message when (re)sending the whole list. */
 const ROWS_PER_MESSAGE = 2000;
-
-function runName(runDir: string): string {
-  try {
-    return readManifest(runDir)?.runId ?? path.basename(runDir);
-  } catch {
-    return path.basename(runDir);
-  }
-}
 
 /**
  * "Critiques and revisions" of one run: every red-team prompt of revisions.jsonl in a list that
@@ -27,47 +17,33 @@ function runName(runDir: string): string {
  * read again from its byte offset, and any two of its steps opened in VS Code's diff editor.
  * The file is followed while the run trains.
  */
-class CritiquesPanel extends WebviewHost<CritiquesHostToPage, CritiquesPageToHost> {
-  private static readonly open = new Map<string, CritiquesPanel>();
+class CritiquesPanel extends RunPanel<CritiquesHostToPage, CritiquesPageToHost> {
   private readonly file: string;
   private readonly rows: CritiqueRow[] = [];
   private readonly offsets = new Map<string, number>();
   private tail: JsonlTail | undefined;
   private loaded = false;
   private badLines = 0;
-  /** The page has said ready and not been reloaded since: live rows go straight to it. */
-  private listening = false;
   private select: CritiquesInitMessage['payload']['select'];
 
   static show(services: PanelServices, runDir: string, select?: CritiquesInitMessage['payload']['select']): void {
-    const existing = CritiquesPanel.open.get(runDir);
-    if (existing && !existing.isDisposed) {
-      existing.panel.reveal();
+    const existing = CritiquesPanel.revealOpen(runDir);
+    if (existing) {
       if (select) {
         existing.select = select;
         existing.sendAll();
       }
       return;
     }
-    const panel = vscode.window.createWebviewPanel(CRITIQUES_VIEW_TYPE, `Critiques: ${runName(runDir)}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-    new CritiquesPanel(panel, services, runDir, select);
+    new CritiquesPanel(createRunWebviewPanel(CRITIQUES_VIEW_TYPE, `Critiques: ${runName(runDir)}`), services, runDir, select);
   }
 
   constructor(panel: vscode.WebviewPanel, services: PanelServices, readonly runDir: string, select?: CritiquesInitMessage['payload']['select']) {
-    super(panel, services.extensionUri, 'critiques', 'Critiques', { baseStyle: true });
+    super(panel, services, { key: runDir, bundle: 'critiques', title: 'Critiques' });
     this.select = select;
     this.file = resolveInRun(runDir, FILE);
     panel.title = `Critiques: ${runName(runDir)}`;
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    CritiquesPanel.open.set(runDir, this);
-    this.disposables.push(
-      { dispose: () => CritiquesPanel.open.get(runDir) === this && CritiquesPanel.open.delete(runDir) },
-      { dispose: () => this.tail?.dispose() },
-      panel.onDidChangeViewState((e) => {
-        // A hidden page is thrown away (no retainContextWhenHidden); it says ready again when shown.
-        if (!e.webviewPanel.visible) this.listening = false;
-      }),
-    );
+    this.disposables.push({ dispose: () => this.tail?.dispose() });
     this.startTail();
   }
 
@@ -99,7 +75,7 @@ class CritiquesPanel extends WebviewHost<CritiquesHostToPage, CritiquesPageToHos
         },
         onBad: (bad) => {
           this.badLines += bad.length;
-          log.warn(`${FILE} of ${this.runDir}: ${bad.map((b) => `line ${b.line}: ${b.error}`).join('; ')}`);
+          warnBadLines(FILE, this.runDir, bad);
         },
       },
     );
@@ -122,14 +98,13 @@ class CritiquesPanel extends WebviewHost<CritiquesHostToPage, CritiquesPageToHos
   }
 
   protected override onReady(): void {
-    this.listening = true;
+    super.onReady();
     this.sendAll();
   }
 
   protected parse(m: { type: string } & Record<string, unknown>): CritiquesPageToHost | undefined {
-    const p = m['payload'];
-    if (typeof p !== 'object' || p === null) return undefined;
-    const payload = p as Record<string, unknown>;
+    const payload = objectPayload(m);
+    if (!payload) return undefined;
     const id = payload['id'];
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) return undefined;
     switch (m.type) {
@@ -178,14 +153,6 @@ class CritiquesPanel extends WebviewHost<CritiquesHostToPage, CritiquesPageToHos
   }
 }
 
-/** Absolute run directories from a saved state, or undefined when it names none that still is one. */
-export function runDirsOf(state: unknown): string[] | undefined {
-  const dirs = (state as { runDirs?: unknown } | undefined)?.runDirs;
-  if (!Array.isArray(dirs) || dirs.length === 0) return undefined;
-  if (!dirs.every((d): d is string => typeof d === 'string' && path.isAbsolute(d) && runFolderKind(d) === 'run')) return undefined;
-  return dirs;
-}
-
 export const critiquesPanel: RunPanelKind = {
   viewType: CRITIQUES_VIEW_TYPE,
   /** One panel per run. `options`: `{recordId?: string, promptId?: string}` selects that record. */
@@ -193,20 +160,9 @@ export const critiquesPanel: RunPanelKind = {
     const id = typeof options?.['recordId'] === 'string' ? options['recordId'] : undefined;
     const promptId = typeof options?.['promptId'] === 'string' ? options['promptId'] : undefined;
     const select = id !== undefined || promptId !== undefined ? { ...(id !== undefined ? { id } : {}), ...(promptId !== undefined ? { promptId } : {}) } : undefined;
-    for (const dir of runDirs) {
-      if (runFolderKind(dir) !== 'run') {
-        void vscode.window.showErrorMessage(`Critiques: ${dir} is not a run directory (no manifest.json).`);
-        continue;
-      }
-      CritiquesPanel.show(services, dir, select);
-    }
+    eachRunDir('Critiques', runDirs, (dir) => CritiquesPanel.show(services, dir, select));
   },
   restore(services, panel, state) {
-    const dirs = runDirsOf(state as CritiquesPanelState | undefined);
-    if (!dirs) {
-      panel.dispose();
-      return;
-    }
-    new CritiquesPanel(panel, services, dirs[0]!);
+    restoreOrDispose(panel, runDirsOf(state), (dirs) => new CritiquesPanel(panel, services, dirs[0]!));
   },
 };

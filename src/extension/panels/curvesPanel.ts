@@ -4,10 +4,10 @@ import * as vscode from 'vscode';
 import type { Located } from '../../node/runReader.js';
 import { JsonlTail, readJsonFile, readManifest, resolveInRun, runFolderKind, runStatus, trlTrainerState } from '../../node/runReader.js';
 import { rowFromRecord, trlRows, type MetricRow } from '../../core/runs/metrics.js';
-import { parseExportFile, safeExportName, type CurvesHostToPage, type CurvesPageToHost, type CurvesPanelState, type CurvesRun, type ExportFile } from '../../protocol/panels/curves.js';
+import { parseExportFile, safeExportName, type CurvesHostToPage, type CurvesPageToHost, type CurvesRun, type ExportFile } from '../../protocol/panels/curves.js';
 import { log } from '../log.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
-import { WebviewHost } from './webviewHost.js';
+import { createRunWebviewPanel, restoreOrDispose, RunPanel, runName, savedDirs } from './runPanel.js';
 
 export const CURVES_VIEW_TYPE = 'constitution.curves';
 const METRICS = 'metrics.jsonl';
@@ -46,20 +46,15 @@ export async function saveExport(file: ExportFile, dir: string | undefined, titl
 // ---------------------------------------------------------------------------------------------
 // One run's rows, followed while it trains.
 
+/** One panel per set of folders, in any order. */
+const keyOf = (dirs: readonly string[]): string => JSON.stringify([...dirs].sort());
+
 interface RunSource {
   info: CurvesRun;
   rows: MetricRow[];
   status?: string;
   warning?: string;
   dispose(): void;
-}
-
-function runName(dir: string): string {
-  try {
-    return readManifest(dir)?.runId ?? path.basename(dir);
-  } catch {
-    return path.basename(dir);
-  }
 }
 
 function manifestStatus(dir: string): string | undefined {
@@ -76,38 +71,19 @@ function manifestStatus(dir: string): string | undefined {
  * overlaid (our run directories, or TRL output folders through their trainer_state.json), drawn
  * live as metrics.jsonl grows.
  */
-class CurvesPanel extends WebviewHost<CurvesHostToPage, CurvesPageToHost> {
-  private static readonly open = new Map<string, CurvesPanel>();
+class CurvesPanel extends RunPanel<CurvesHostToPage, CurvesPageToHost> {
   private readonly sources: RunSource[] = [];
-  /** The page has said ready and has not been thrown away since: live rows go straight to it. */
-  private listening = false;
-  private readonly key: string;
 
   static show(services: PanelServices, runDirs: string[]): void {
     const dirs = [...new Set(runDirs.map((d) => path.resolve(d)))];
     if (dirs.length === 0) return;
-    const key = JSON.stringify([...dirs].sort());
-    const existing = CurvesPanel.open.get(key);
-    if (existing && !existing.isDisposed) {
-      existing.panel.reveal();
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(CURVES_VIEW_TYPE, 'Training curves', vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-    new CurvesPanel(panel, services, dirs);
+    if (CurvesPanel.revealOpen(keyOf(dirs))) return;
+    new CurvesPanel(createRunWebviewPanel(CURVES_VIEW_TYPE, 'Training curves'), services, dirs);
   }
 
   constructor(panel: vscode.WebviewPanel, services: PanelServices, readonly runDirs: string[]) {
-    super(panel, services.extensionUri, 'curves', 'Training curves', { baseStyle: true });
-    this.key = JSON.stringify([...runDirs].sort());
-    CurvesPanel.open.set(this.key, this);
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    this.disposables.push(
-      { dispose: () => CurvesPanel.open.get(this.key) === this && CurvesPanel.open.delete(this.key) },
-      { dispose: () => this.sources.forEach((s) => s.dispose()) },
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.listening = false;
-      }),
-    );
+    super(panel, services, { key: keyOf(runDirs), bundle: 'curves', title: 'Training curves', extraStyles: ['charts.css'] });
+    this.disposables.push({ dispose: () => this.sources.forEach((s) => s.dispose()) });
     runDirs.forEach((dir, index) => this.sources.push(this.follow(dir, index)));
     panel.title = `Curves: ${this.sources.map((s) => s.info.name).join(', ')}`.slice(0, 120);
   }
@@ -233,7 +209,7 @@ class CurvesPanel extends WebviewHost<CurvesHostToPage, CurvesPageToHost> {
 
   /** The page (re)loaded: send it everything. */
   protected override onReady(): void {
-    this.listening = true;
+    super.onReady();
     this.post({ type: 'curves/runs', payload: { runs: this.sources.map((s) => s.info) } });
     for (const s of this.sources) {
       for (let i = 0; i < s.rows.length; i += ROWS_PER_MESSAGE) this.post({ type: 'curves/rows', payload: { run: s.info.index, rows: s.rows.slice(i, i + ROWS_PER_MESSAGE) } });
@@ -252,21 +228,9 @@ class CurvesPanel extends WebviewHost<CurvesHostToPage, CurvesPageToHost> {
   }
 }
 
-function stateDirs(state: unknown): string[] | undefined {
-  const dirs = (state as Partial<CurvesPanelState> | undefined)?.runDirs;
-  if (!Array.isArray(dirs) || dirs.length === 0 || !dirs.every((d) => typeof d === 'string' && path.isAbsolute(d))) return undefined;
-  return dirs as string[];
-}
-
 export const curvesPanel: RunPanelKind = {
   viewType: CURVES_VIEW_TYPE,
   show: (services, runDirs) => CurvesPanel.show(services, runDirs),
-  restore: (services, panel, state) => {
-    const dirs = stateDirs(state);
-    if (!dirs) {
-      panel.dispose();
-      return;
-    }
-    new CurvesPanel(panel, services, dirs);
-  },
+  // the saved folders need not be run directories: TRL output folders are shown too
+  restore: (services, panel, state) => restoreOrDispose(panel, savedDirs(state), (dirs) => new CurvesPanel(panel, services, dirs)),
 };

@@ -9,6 +9,8 @@ export interface PanelShell {
   styleUri: string;
   /** The shared base stylesheet (media/panel.css), loaded before the panel's own. */
   baseStyleUri?: string;
+  /** Shared stylesheets (e.g. media/charts.css), loaded in this order after the base and before the panel's own. */
+  extraStyleUris?: string[];
   /** A fresh nonce per render: only the panel's own script may run. */
   nonce: string;
   title: string;
@@ -28,7 +30,7 @@ export function panelHtml(p: PanelShell): string {
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-${p.baseStyleUri ? `<link rel="stylesheet" href="${escapeHtml(p.baseStyleUri)}">\n` : ''}<link rel="stylesheet" href="${escapeHtml(p.styleUri)}">
+${p.baseStyleUri ? `<link rel="stylesheet" href="${escapeHtml(p.baseStyleUri)}">\n` : ''}${(p.extraStyleUris ?? []).map((u) => `<link rel="stylesheet" href="${escapeHtml(u)}">\n`).join('')}<link rel="stylesheet" href="${escapeHtml(p.styleUri)}">
 <title>${escapeHtml(p.title)}</title>
 </head>
 <body>

@@ -15,7 +15,7 @@ import { appendReview, reviewStatuses } from '../../node/reviews.js';
 import { JsonlTail, readManifest, readRecordAt, REVIEWS, resolveInRun, runStatus, scanJsonl, type BadLine } from '../../node/runReader.js';
 import { log } from '../log.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
-import { WebviewHost } from './webviewHost.js';
+import { createRunWebviewPanel, RunPanel } from './runPanel.js';
 
 export const PAIRS_VIEW_TYPE = 'constitution.pairs';
 const PAIRS = 'pairs.jsonl';
@@ -47,9 +47,7 @@ function runInfo(runDir: string, m: Manifest): PairsRunInfo {
  * by its byte offset when the page asks for it), follows both files while the run trains, and is
  * the only writer of reviews.jsonl.
  */
-class PairsPanel extends WebviewHost<PairsHostToPage, PairsPageToHost> {
-  static readonly panels = new Map<string, PairsPanel>();
-
+class PairsPanel extends RunPanel<PairsHostToPage, PairsPageToHost> {
   private index = new PairIndex();
   private tails: JsonlTail[] = [];
   private reviewTail: JsonlTail | undefined;
@@ -63,19 +61,15 @@ class PairsPanel extends WebviewHost<PairsHostToPage, PairsPageToHost> {
     readonly runDir: string,
     private select: string | undefined,
   ) {
-    super(panel, services.extensionUri, 'pairs', 'Preference Pairs', { baseStyle: true });
+    super(panel, services, { key: runDir, bundle: 'pairs', title: 'Preference Pairs' });
     this.pairsFile = path.join(runDir, PAIRS);
-    PairsPanel.panels.set(runDir, this);
     panel.title = `Pairs: ${path.basename(runDir)}`;
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    this.disposables.push(
-      // The page reloads when shown again (no retained context): stop reading while it is hidden; `ready` starts again.
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.stop();
-      }),
-      { dispose: () => this.stop() },
-      { dispose: () => PairsPanel.panels.get(runDir) === this && PairsPanel.panels.delete(runDir) },
-    );
+    this.disposables.push({ dispose: () => this.stop() });
+  }
+
+  /** The page reloads when shown again (no retained context): stop reading while it is hidden; `ready` starts again. */
+  protected override onHidden(): void {
+    this.stop();
   }
 
   /** Selects a pair: now when the page is showing the run, and (if the page is still loading) once it starts. */
@@ -85,6 +79,7 @@ class PairsPanel extends WebviewHost<PairsHostToPage, PairsPageToHost> {
   }
 
   protected override onReady(): void {
+    super.onReady();
     void this.start().catch((e: Error) => this.post({ type: 'pairs/notice', payload: { message: e.message, error: true, fatal: true } }));
   }
 
@@ -290,14 +285,12 @@ async function writeDataset(pairsFile: string, statuses: ReadonlyMap<string, Rev
 
 function open(services: PanelServices, runDir: string, select: string | undefined): void {
   const key = path.resolve(runDir);
-  const existing = PairsPanel.panels.get(key);
-  if (existing && !existing.isDisposed) {
-    existing.panel.reveal(undefined, false);
+  const existing = PairsPanel.revealOpen(key);
+  if (existing) {
     if (select) existing.selectPair(select);
     return;
   }
-  const panel = vscode.window.createWebviewPanel(PAIRS_VIEW_TYPE, `Pairs: ${path.basename(key)}`, vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-  new PairsPanel(panel, services, key, select);
+  new PairsPanel(createRunWebviewPanel(PAIRS_VIEW_TYPE, `Pairs: ${path.basename(key)}`), services, key, select);
 }
 
 export const pairsPanel: RunPanelKind = {

@@ -1,28 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import { rowFromRecord, trlRows, type MetricRow } from '../../core/runs/metrics.js';
 import { parsePmEval } from '../../core/runs/pmReport.js';
-import { EVAL, JsonlTail, readJsonFile, readManifest, resolveInRun, runFolderKind, trlTrainerState, type Located } from '../../node/runReader.js';
+import { EVAL, JsonlTail, readJsonFile, resolveInRun, runFolderKind, trlTrainerState, type Located } from '../../node/runReader.js';
 import { parseExportFile } from '../../protocol/panels/curves.js';
 import type { PmReportEvalMessage, PmReportHostToPage, PmReportPageToHost, PmReportPanelState } from '../../protocol/panels/pmReport.js';
 import { log } from '../log.js';
 import { saveExport } from './curvesPanel.js';
 import type { PanelServices, RunPanelKind } from './registry.js';
-import { WebviewHost } from './webviewHost.js';
+import { createRunWebviewPanel, RunPanel, runName } from './runPanel.js';
 
 export const PM_REPORT_VIEW_TYPE = 'constitution.pmReport';
 const METRICS = 'metrics.jsonl';
 const ROWS_PER_MESSAGE = 5000;
 const POLL_MS = 2000;
-
-function runName(dir: string): string {
-  try {
-    return readManifest(dir)?.runId ?? path.basename(dir);
-  } catch {
-    return path.basename(dir);
-  }
-}
 
 /**
  * "Preference model report" of one run: the PM's loss and accuracy while it trained (live), its
@@ -30,38 +22,23 @@ function runName(dir: string): string {
  * beside the logistic curve, and the Elo-equivalent differences of the policies it scored.
  * Refreshed when metrics.jsonl grows or eval.json is rewritten.
  */
-class PmReportPanel extends WebviewHost<PmReportHostToPage, PmReportPageToHost> {
-  private static readonly open = new Map<string, PmReportPanel>();
+class PmReportPanel extends RunPanel<PmReportHostToPage, PmReportPageToHost> {
   private readonly rows: MetricRow[] = [];
   private evalMessage: PmReportEvalMessage['payload'] = { report: null };
-  private listening = false;
   private readonly kind: 'run' | 'trl';
   private readonly name: string;
 
   static show(services: PanelServices, runDir: string): void {
     const dir = path.resolve(runDir);
-    const existing = PmReportPanel.open.get(dir);
-    if (existing && !existing.isDisposed) {
-      existing.panel.reveal();
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(PM_REPORT_VIEW_TYPE, 'Preference model', vscode.ViewColumn.Active, { retainContextWhenHidden: false });
-    new PmReportPanel(panel, services, dir);
+    if (PmReportPanel.revealOpen(dir)) return;
+    new PmReportPanel(createRunWebviewPanel(PM_REPORT_VIEW_TYPE, 'Preference model'), services, dir);
   }
 
   constructor(panel: vscode.WebviewPanel, services: PanelServices, readonly runDir: string) {
-    super(panel, services.extensionUri, 'pmreport', 'Preference model report', { baseStyle: true });
-    PmReportPanel.open.set(runDir, this);
+    super(panel, services, { key: runDir, bundle: 'pmreport', title: 'Preference model report', extraStyles: ['charts.css'] });
     this.kind = runFolderKind(runDir) === 'trl' ? 'trl' : 'run';
     this.name = this.kind === 'trl' ? path.basename(runDir) : runName(runDir);
     panel.title = `Preference model: ${this.name}`.slice(0, 120);
-    panel.iconPath = vscode.Uri.joinPath(services.extensionUri, 'media', 'constitution.svg');
-    this.disposables.push(
-      { dispose: () => PmReportPanel.open.get(runDir) === this && PmReportPanel.open.delete(runDir) },
-      panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) this.listening = false;
-      }),
-    );
     if (this.kind === 'trl') this.followTrl();
     else this.followRun();
   }
@@ -182,7 +159,7 @@ class PmReportPanel extends WebviewHost<PmReportHostToPage, PmReportPageToHost> 
   }
 
   protected override onReady(): void {
-    this.listening = true;
+    super.onReady();
     this.post({ type: 'pmReport/run', payload: { name: this.name, dir: this.runDir, kind: this.kind } });
     for (let i = 0; i < this.rows.length; i += ROWS_PER_MESSAGE) this.post({ type: 'pmReport/rows', payload: { rows: this.rows.slice(i, i + ROWS_PER_MESSAGE) } });
     this.post({ type: 'pmReport/eval', payload: this.evalMessage });

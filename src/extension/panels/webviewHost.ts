@@ -11,6 +11,8 @@ function nonce(): string {
 export interface WebviewHostOptions {
   /** Loads media/panel.css (the run panels' shared base) before the panel's own stylesheet. */
   baseStyle?: boolean;
+  /** Further stylesheets of media/ (file names), loaded in this order after panel.css and before the panel's own. */
+  extraStyles?: string[];
 }
 
 /**
@@ -51,6 +53,7 @@ export abstract class WebviewHost<ToPage extends { type: string }, FromPage exte
       scriptUri: w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', `${this.bundle}.js`)).toString(),
       styleUri: media(`${this.bundle}.css`),
       ...(this.options.baseStyle ? { baseStyleUri: media('panel.css') } : {}),
+      ...(this.options.extraStyles?.length ? { extraStyleUris: this.options.extraStyles.map(media) } : {}),
       nonce: nonce(),
       title: this.title,
     });
