@@ -40,7 +40,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     private readonly index: RunIndex,
     private readonly controller: RunController,
   ) {
-    this.tree = vscode.window.createTreeView('constitution.runs', { treeDataProvider: this, showCollapseAll: true });
+    this.tree = vscode.window.createTreeView('constitution.runs', { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(
       this.tree,
       this.emitter,
