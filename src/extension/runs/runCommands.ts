@@ -115,7 +115,10 @@ export async function openRun(s: RunServices, arg?: unknown): Promise<void> {
     return;
   }
   const run = await s.index.add(dir);
-  if (!run) return;
+  if (!run) {
+    void vscode.window.showErrorMessage(`${dir}: its manifest.json is not a run manifest (no runId or stages).`);
+    return;
+  }
   await vscode.commands.executeCommand('constitution.runs.focus');
   await s.view()?.reveal(run.dir);
   await showPanel(s, 'curves', run.dir);

@@ -140,6 +140,9 @@ export class RunIndex implements vscode.Disposable {
       const updated = Date.parse(m.updatedAt ?? '') || mtime();
       return { dir, kind, name: m.runId || path.basename(dir), manifest: m, status: runStatus(m), updated };
     } catch (e) {
+      // Any project may hold a manifest.json of its own (web apps, browser extensions): only a
+      // folder that also has a run's event log is a run whose manifest could not be read.
+      if (!fs.existsSync(path.join(dir, 'events.jsonl'))) return undefined;
       log.warn(`${dir}: ${(e as Error).message}`);
       return { dir, kind, name: path.basename(dir), status: 'unreadable', updated: mtime(), error: (e as Error).message };
     }
