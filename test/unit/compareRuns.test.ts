@@ -19,7 +19,7 @@ import {
   type EvalAnswer,
 } from '../../src/core/runs/compare.js';
 
-const DEMO = path.resolve(__dirname, '..', '..', 'runs', 'demo-20261128-082207');
+const DEMO = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 const samples = (): unknown[] => fs.readFileSync(path.join(DEMO, 'samples.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} ≉ ${b}`);

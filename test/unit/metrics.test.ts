@@ -28,7 +28,7 @@ import {
 import { parseExportFile, safeExportName, MAX_EXPORT_CHARS } from '../../src/protocol/panels/curves.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const DEMO = path.join(REPO, 'runs', 'demo-20261128-082207');
+const DEMO = path.join(REPO, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 
 const row = (stage: string, step: number, values: Record<string, number>, tags?: Record<string, string>): MetricRow => ({
   stage,

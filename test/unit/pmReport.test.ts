@@ -19,7 +19,7 @@ import {
 import { accuracyByMargin, calibration } from '../../src/core/training/preference.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
-const DEMO_EVAL = path.join(REPO, 'runs', 'demo-20261128-082207', 'eval.json');
+const DEMO_EVAL = path.join(REPO, 'test', 'fixtures', 'runs', 'demo-20261128-082207', 'eval.json');
 const demo = (): unknown => JSON.parse(fs.readFileSync(DEMO_EVAL, 'utf8'));
 
 const close = (a: number, b: number, eps = 1e-9, what = ''): void => assert.ok(Math.abs(a - b) <= eps, `${what} ${a} ≠ ${b}`);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { RevisionRecord } from '../../src/core/runs/records.js';
 import { chainSteps, critiqueRow, findFlags, isEvasive, isStepKey, normaliseRevision, segmentByFlags, stepLabel, stepText } from '../../src/core/runs/revisions.js';
 
-const DEMO = path.resolve(__dirname, '..', '..', 'runs', 'demo-20261128-082207');
+const DEMO = path.resolve(__dirname, '..', '..', 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 
 function rec(over: Partial<RevisionRecord> = {}): RevisionRecord {
   return {

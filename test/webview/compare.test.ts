@@ -13,7 +13,7 @@ import { eloDelta, evalSummary, joinAnswers, normaliseEvalAnswer, normalisePpoSa
 import type { CompareHostToPage, ComparePanelState } from '../../src/protocol/panels/compare.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, THEMES, type PanelPage, type ThemeName } from './harness.js';
 
-const RUN_A = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const RUN_A = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 const RUN_B = '/tmp/runs/other-20261201-000000';
 const records = fs.readFileSync(path.join(RUN_A, 'samples.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
 const evalA = JSON.parse(fs.readFileSync(path.join(RUN_A, 'eval.json'), 'utf8')) as Record<string, unknown>;

@@ -12,7 +12,7 @@ import { normalisePpoSample, PpoIndex, type PpoSample, type StepSummary } from '
 import type { CompletionSample, CompletionsHostToPage, CompletionsPageToHost, CompletionsPanelState, StepSummaryWire } from '../../src/protocol/panels/completions.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, THEMES, type PanelPage, type ThemeName } from './harness.js';
 
-const RUN = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const RUN = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 const fin = (n: number) => (Number.isFinite(n) ? n : null);
 const wire = (s: StepSummary): StepSummaryWire => ({ step: s.step, count: s.count, mean: fin(s.mean), min: fin(s.min), max: fin(s.max), meanKl: fin(s.meanKl) });
 

@@ -13,7 +13,7 @@ import { chainSteps, critiqueRow, normaliseRevision, type CritiqueRow } from '..
 import type { CritiquesHostToPage, CritiquesPageToHost, CritiquesPanelState } from '../../src/protocol/panels/critiques.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, THEMES, type PanelPage, type ThemeName } from './harness.js';
 
-const RUN = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const RUN = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 
 /** The demo run's records with their byte offsets, as the host's scan finds them. */
 function demo(): { records: RevisionRecord[]; rows: CritiqueRow[] } {

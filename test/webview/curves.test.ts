@@ -17,7 +17,7 @@ import { readJsonFile, runFolderKind, scanJsonl, trlTrainerState } from '../../s
 import type { CurvesHostToPage, CurvesPageToHost, CurvesPanelState, CurvesRun } from '../../src/protocol/panels/curves.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, THEMES, type PanelPage, type ThemeName } from './harness.js';
 
-const DEMO = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const DEMO = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 
 // --- fixtures ----------------------------------------------------------------------------------
 

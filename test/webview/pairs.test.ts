@@ -20,7 +20,7 @@ import { readRecordAt, REVIEWS, scanJsonl } from '../../src/node/runReader.js';
 import type { PairsHostToPage, PairsPageToHost, PairsPanelState, PairsRunInfo } from '../../src/protocol/panels/pairs.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, type PanelPage, type ThemeName } from './harness.js';
 
-const DEMO = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const DEMO = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 const tmpDirs: string[] = [];
 function tmpDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-pairs-panel-'));

@@ -17,7 +17,7 @@ import { readEval, scanJsonl } from '../../src/node/runReader.js';
 import type { PmReportHostToPage, PmReportPageToHost, PmReportPanelState } from '../../src/protocol/panels/pmReport.js';
 import { HOSTILE, HOSTILE_STRINGS, HUGE_LINE, PanelHarness, ROOT, THEMES, type PanelPage, type ThemeName } from './harness.js';
 
-const DEMO = path.join(ROOT, 'runs', 'demo-20261128-082207');
+const DEMO = path.join(ROOT, 'test', 'fixtures', 'runs', 'demo-20261128-082207');
 const DEMO_NAME = 'demo-20261128-082207';
 
 /** The run's `pm` rows and the PM parts of its eval.json, as the host reads them. */
