@@ -180,7 +180,7 @@ const STUB = HARNESS_STUB;
 
 /** The panel's own HTML shell (src/extension/panels/html.ts); `csp: false` drops its policy. */
 function shell(origin: string, nonce: string, csp: boolean): string {
-  const html = panelHtml({ cspSource: origin, scriptUri: `${origin}/preview.js`, styleUri: `${origin}/preview.css`, nonce, title: 'Prompt Preview' });
+  const html = panelHtml({ cspSource: origin, scriptUri: `${origin}/preview.js`, styleUri: `${origin}/preview.css`, baseStyleUri: `${origin}/panel.css`, nonce, title: 'Prompt Preview' });
   return csp ? html : html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>\n/, '');
 }
 
@@ -195,6 +195,7 @@ function startServer(): Promise<{ server: Server; origin: string }> {
     if (url.pathname === '/') send('text/html; charset=utf-8', shell(origin, randomBytes(16).toString('hex'), url.searchParams.get('csp') !== '0'));
     else if (url.pathname === '/preview.js') send('text/javascript; charset=utf-8', readFileSync(BUNDLE));
     else if (url.pathname === '/preview.css') send('text/css; charset=utf-8', readFileSync(STYLE));
+    else if (url.pathname === '/panel.css') send('text/css; charset=utf-8', readFileSync(path.join(ROOT, 'media', 'panel.css')));
     else if (url.pathname === '/favicon.ico') {
       res.writeHead(204);
       res.end();

@@ -42,7 +42,7 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
     private readonly client: LanguageClient,
     private state: PreviewPanelState,
   ) {
-    super(panel, extensionUri, 'preview', 'Prompt Preview');
+    super(panel, extensionUri, 'preview', 'Prompt Preview', { baseStyle: true });
     PreviewPanel.panels.set(state.uri, this);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'constitution.svg');
     this.disposables.push(
