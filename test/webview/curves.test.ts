@@ -312,7 +312,8 @@ describe('Training curves page', { timeout: 180_000 }, () => {
     // run toggles
     const toggle = p.page.locator('.legend .run-toggle', { hasText: 'run-b' });
     await toggle.click();
-    assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
+    // the legend is rebuilt on the next frame: wait for the new button rather than reading the old one
+    await p.page.locator('.legend .run-toggle[aria-pressed="false"]', { hasText: 'run-b' }).waitFor();
     await p.page.waitForFunction(() => document.querySelector('.card')?.querySelectorAll('.latest-item').length === 2);
     const st = await lastState(p);
     assert.deepEqual(st, { runDirs: [a.dir, b.dir, trl.dir], smoothing: 0.9, xAxis: 'tokens', hiddenStages: ['ppo'], filter: '', hiddenRuns: [b.dir] });
