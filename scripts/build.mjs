@@ -1,7 +1,7 @@
 // One esbuild script for every process and every webview. `--production` minifies;
 // `--watch` rebuilds on change. Type checking is `tsc -b`, a separate step.
 import * as esbuild from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -12,7 +12,10 @@ const watch = process.argv.includes('--watch');
 
 /** Node processes: the extension host, the language server, the CLI. */
 const nodeEntries = [
-  { in: 'src/extension/main.ts', out: 'extension', external: ['vscode'] },
+  // the extension's first line records when its code began to load, for the activation time it logs
+  { in: 'src/extension/main.ts', out: 'extension', external: ['vscode'], banner: "'use strict'; var __caiModuleStart = performance.now();" },
+  // the language client, loaded by the extension when the first constitution or run file opens
+  { in: 'src/extension/client.ts', out: 'client', external: ['vscode'] },
   { in: 'src/server/main.ts', out: 'server' },
   { in: 'src/server/worker.ts', out: 'worker' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },
@@ -69,6 +72,8 @@ for (const e of nodeEntries) {
       external: [...(e.external ?? []), ...optionalNative],
       plugins: [tfjsEsm],
       banner: e.banner ? { js: e.banner } : undefined,
+      // what each Node bundle holds, for the packaging checks (dist/bundle-inputs.json; not packaged)
+      metafile: true,
       // yaml and vscode-languageserver ship ESM and CJS; prefer the CJS "main" entries
       mainFields: ['main', 'module'],
     }),
@@ -92,9 +97,12 @@ if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));
   console.log('build: watching');
 } else {
-  await Promise.all(contexts.map((c) => c.rebuild()));
+  const results = await Promise.all(contexts.map((c) => c.rebuild()));
   await Promise.all(contexts.map((c) => c.dispose()));
   mkdirSync('dist', { recursive: true });
+  const inputs = {};
+  for (const r of results) for (const [out, o] of Object.entries(r.metafile?.outputs ?? {})) if (out.endsWith('.js')) inputs[out] = Object.keys(o.inputs).sort();
+  writeFileSync('dist/bundle-inputs.json', JSON.stringify(inputs, null, 1));
   if (existsSync('dist/cli.js')) chmodSync('dist/cli.js', 0o755);
   // The WASM backend's binaries sit beside the trainer bundle (src/trainer/backend.ts looks there).
   const wasmDist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { log } from './log.js';
 
 export const LANGUAGE_ID = 'constitution';
 /** Run files (`*.run.yaml`); the server answers for them too (src/server/features/runConfig.ts). */
@@ -9,8 +8,12 @@ export const RUN_LANGUAGE_ID = 'constitution-run';
 /**
  * Starts the language server (dist/server.js) as a separate Node process over IPC. The server
  * validates, completes and navigates; the client only forwards.
+ *
+ * This module is its own bundle (dist/client.js), loaded when the first constitution or run file
+ * opens, so activation does not pay for loading the language client library. It therefore takes
+ * the extension's log channel as an argument rather than importing one of its own.
  */
-export async function startLanguageClient(context: vscode.ExtensionContext): Promise<LanguageClient> {
+export async function startLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<LanguageClient> {
   const module = vscode.Uri.joinPath(context.extensionUri, 'dist', 'server.js').fsPath;
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },

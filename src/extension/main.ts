@@ -1,7 +1,9 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
+import type * as ClientModuleNs from './client.js';
+import { TRUSTED_ONLY_COMMANDS, untrustedMessage, type CommandId } from '../protocol/commands.js';
 import type { PreviewPanelState } from '../protocol/webview.js';
-import { startLanguageClient } from './client.js';
 import { COMMANDS, type Services } from './commands.js';
 import { registerInlineInspection } from './inline/index.js';
 import { log } from './log.js';
@@ -15,16 +17,29 @@ import { RunController, trainerLog } from './training/runController.js';
 
 let client: LanguageClient | undefined;
 
+/** Set by the bundle's first line (scripts/build.mjs): when the extension's code began to load. */
+declare const __caiModuleStart: number | undefined;
+type ClientModule = typeof ClientModuleNs;
+
+/**
+ * The language client lives in its own bundle, dist/client.js, next to this one; it is loaded
+ * only when the language server is first needed. A computed path keeps the bundler from inlining it.
+ */
+function loadClientModule(): ClientModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.join(__dirname, 'client.js')) as ClientModule;
+}
+
 /**
  * Composition root: start the language client, register commands, the runs view, panel
  * serializers and inline inspection. Activation happens when a constitution or run file is
  * opened, the runs view is shown, or one of our commands runs — never at start-up.
  */
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const started = Date.now();
+  const started = performance.now();
   try {
     let starting: Promise<LanguageClient> | undefined;
-    const getClient = () => (starting ??= startLanguageClient(context).then((c) => (client = c)));
+    const getClient = () => (starting ??= Promise.resolve().then(() => loadClientModule().startLanguageClient(context, log)).then((c) => (client = c)));
     const index = new RunIndex(context);
     const controller = new RunController(context, {
       runDirKnown: (dir) => {
@@ -36,7 +51,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const view = new RunsView(index, controller);
     const services: Services = { context, client: getClient, index, controller, view: () => view };
     for (const [id, handler] of Object.entries(COMMANDS)) {
-      context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => handler(services, ...args)));
+      const trustedOnly = (TRUSTED_ONLY_COMMANDS as readonly string[]).includes(id);
+      context.subscriptions.push(
+        vscode.commands.registerCommand(id, (...args: unknown[]) => (trustedOnly && !vscode.workspace.isTrusted ? refuseUntrusted(id as CommandId) : handler(services, ...args))),
+      );
     }
     const panelServices: PanelServices = { context, extensionUri: context.extensionUri };
     for (const kind of Object.values(RUN_PANELS)) {
@@ -79,11 +97,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       });
       context.subscriptions.push(sub);
     }
-    log.info(`Constitution Studio activated in ${Date.now() - started} ms`);
+    const done = performance.now();
+    const loading = typeof __caiModuleStart === 'number' ? started - __caiModuleStart : undefined;
+    log.info(
+      `Constitution Studio activated in ${Math.round(done - (typeof __caiModuleStart === 'number' ? __caiModuleStart : started))} ms` +
+        ` (code loading ${loading === undefined ? 'not measured' : `${Math.round(loading)} ms`}, activate ${Math.round(done - started)} ms)`,
+    );
   } catch (e) {
     void vscode.window.showErrorMessage(`Constitution Studio failed to activate: ${(e as Error).message}`);
     throw e;
   }
+}
+
+/** Restricted Mode's answer to a command that needs trust: why, and the way to trust the folder. */
+async function refuseUntrusted(id: CommandId): Promise<void> {
+  const pick = await vscode.window.showErrorMessage(untrustedMessage(id), 'Manage Workspace Trust');
+  if (pick) await vscode.commands.executeCommand('workbench.trust.manage');
 }
 
 export async function deactivate(): Promise<void> {

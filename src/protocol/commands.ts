@@ -29,8 +29,10 @@ export const COMMAND_TITLES = {
 export type CommandId = keyof typeof COMMAND_TITLES;
 
 /**
- * Commands that write files, start training or call a model endpoint: disabled in Restricted
- * Mode (untrusted workspaces), and each handler checks trust again itself.
+ * Commands that write files, start training or call a model endpoint. In Restricted Mode
+ * (untrusted workspaces) they stay in the Command Palette, so a user who looks for one finds it,
+ * and running one is refused with a message that says why and offers Manage Workspace Trust.
+ * Their context-menu entries are hidden there, and each handler checks trust again itself.
  */
 export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = [
   'constitution.import',
@@ -42,3 +44,11 @@ export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = [
   'constitution.tryPrinciple',
   'constitution.exportRunDataset',
 ];
+
+/** What Restricted Mode answers to a command of TRUSTED_ONLY_COMMANDS. */
+export function untrustedMessage(id: CommandId): string {
+  return (
+    `Constitution: ${COMMAND_TITLES[id]} needs a trusted workspace: it starts training, calls model endpoints or writes files. ` +
+    'In Restricted Mode constitutions are still validated and previewed, and runs can be viewed. Trust this folder to use it.'
+  );
+}

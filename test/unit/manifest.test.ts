@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020';
 import { parse } from 'yaml';
 import { constitutionJsonSchema } from '../../src/core/constitution/jsonSchema.js';
-import { COMMAND_TITLES, TRUSTED_ONLY_COMMANDS } from '../../src/protocol/commands.js';
+import { COMMAND_TITLES, TRUSTED_ONLY_COMMANDS, untrustedMessage } from '../../src/protocol/commands.js';
 import { SETTINGS } from '../../src/protocol/settings.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -18,8 +18,10 @@ describe('extension manifest', () => {
     for (const c of contributed) {
       assert.equal(c.title, COMMAND_TITLES[c.command as keyof typeof COMMAND_TITLES], c.command);
       assert.equal(c.category, 'Constitution');
-      assert.equal(c.enablement === 'isWorkspaceTrusted', TRUSTED_ONLY_COMMANDS.includes(c.command as never), `${c.command} trust`);
+      // Restricted Mode refuses these with a message (untrustedMessage) instead of hiding them
+      assert.equal(c.enablement, undefined, `${c.command}: no enablement, so Restricted Mode can say why it refuses`);
     }
+    for (const id of TRUSTED_ONLY_COMMANDS) assert.match(untrustedMessage(id), new RegExp(`^Constitution: ${COMMAND_TITLES[id].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} needs a trusted workspace`));
     const table = fs.readFileSync(path.join(REPO, 'src', 'extension', 'commands.ts'), 'utf8');
     for (const id of Object.keys(COMMAND_TITLES)) assert.ok(table.includes(`'${id}':`), `${id} has a handler`);
   });

@@ -515,6 +515,23 @@ describe('Preference Pairs panel page', { timeout: 180_000 }, () => {
     await p.close();
   });
 
+  it('is read-only in Restricted Mode: says so, and a review key posts nothing', async () => {
+    const dir = tmpDir();
+    fs.cpSync(DEMO, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}checkpoints`) && !src.includes(`${path.sep}models`) });
+    const p = await h.open();
+    const host = new Host(p, dir, INFO(dir, { readOnly: true }));
+    await host.open();
+    await p.page.locator('.notices', { hasText: 'Restricted Mode: read-only' }).waitFor();
+    await p.page.locator('#grid').focus();
+    await p.page.keyboard.press('ArrowDown');
+    await p.page.keyboard.press('f');
+    await p.page.getByText('Read-only in Restricted Mode: reviews are not stored.').waitFor({ state: 'attached' });
+    assert.deepEqual((await p.messages<PairsPageToHost>()).filter((m) => m.type === 'pairs/review'), []);
+    assert.equal(fs.existsSync(path.join(dir, 'reviews.jsonl')), false);
+    host.stop();
+    await p.close();
+  });
+
   it('says so when there are no pairs, or the run cannot be read', async () => {
     const dir = tmpDir();
     const p = await h.open();

@@ -335,6 +335,10 @@ function showDetail(): void {
 
 function review(decision: ReviewDecision): void {
   if (selectedId === undefined || selPos < 0) return;
+  if (run?.readOnly) {
+    announce('Read-only in Restricted Mode: reviews are not stored.');
+    return;
+  }
   host.review(selectedId, decision);
   announce(`${decision === 'clear' ? 'Clearing the review of' : `${STATUS_TEXT[decision]}:`} pair ${fmtInt(selPos + 1)}`);
   if (advance && decision !== 'clear' && selPos < view.length - 1) selectPos(selPos + 1);
@@ -627,6 +631,7 @@ function onMessage(m: PairsHostToPage): void {
       title.replaceChildren('Preference pairs ', el('span', { class: 'run-id' }, revealInvisible(run.runId)));
       document.title = `Pairs: ${run.runId}`;
       if (m.payload.select) pendingSelect = m.payload.select;
+      if (run.readOnly) addNotice('Restricted Mode: read-only. Reviews and exports need a trusted workspace.', false);
       rebuild({ keepScroll: true });
       break;
     }

@@ -37,8 +37,12 @@ function runInfo(runDir: string, m: Manifest): PairsRunInfo {
     labeller: typeof role === 'string' ? (model ? `${role} (${model.provider}: ${model.model})` : role) : null,
     bothOrders: typeof feedback?.bothOrders === 'boolean' ? feedback.bothOrders : null,
     clamp,
+    ...(vscode.workspace.isTrusted ? {} : { readOnly: true }),
   };
 }
+
+/** What the panel answers in Restricted Mode to a review or an export, which would write files. */
+export const READ_ONLY_NOTICE = 'Restricted Mode: this panel is read-only. Reviews and exports write files, so they need a trusted workspace.';
 
 /**
  * "Preference Pairs": the labelled pairs of one run in a virtualised table, with filters,
@@ -64,7 +68,11 @@ class PairsPanel extends RunPanel<PairsHostToPage, PairsPageToHost> {
     super(panel, services, { key: runDir, bundle: 'pairs', title: 'Preference Pairs' });
     this.pairsFile = path.join(runDir, PAIRS);
     panel.title = `Pairs: ${path.basename(runDir)}`;
-    this.disposables.push({ dispose: () => this.stop() });
+    this.disposables.push(
+      { dispose: () => this.stop() },
+      // trusting the folder makes the panel editable: start again with the new run info
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.start().catch(() => undefined)),
+    );
   }
 
   /** The page reloads when shown again (no retained context): stop reading while it is hidden; `ready` starts again. */
@@ -167,6 +175,10 @@ class PairsPanel extends RunPanel<PairsHostToPage, PairsPageToHost> {
         if (m.payload.pairId === this.select) this.select = undefined;
         return this.openPair(m.payload.pairId);
       case 'pairs/review': {
+        if (!vscode.workspace.isTrusted) {
+          this.post({ type: 'pairs/notice', payload: { message: READ_ONLY_NOTICE, error: true } });
+          return;
+        }
         const { pairId, decision } = m.payload;
         if (!this.index.has(pairId)) {
           this.post({ type: 'pairs/notice', payload: { message: 'That pair is not in this run; the review was not stored.', error: true } });
@@ -185,6 +197,10 @@ class PairsPanel extends RunPanel<PairsHostToPage, PairsPageToHost> {
       case 'pairs/search':
         return this.fullTextSearch(m.payload.query);
       case 'pairs/export':
+        if (!vscode.workspace.isTrusted) {
+          this.post({ type: 'pairs/notice', payload: { message: READ_ONLY_NOTICE, error: true } });
+          return;
+        }
         return this.exportDataset();
       case 'ready':
         return;

@@ -31,6 +31,8 @@ export interface PairsRunInfo {
   bothOrders: boolean | null;
   /** `stages.feedback.clamp` when the run used chain of thought; null otherwise. */
   clamp: [number, number] | null;
+  /** Restricted Mode (an untrusted workspace): the panel only shows; reviews and exports are not written. */
+  readOnly?: boolean;
 }
 
 /** A line of pairs.jsonl that could not be read. */
