@@ -1,9 +1,20 @@
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { PreviewPromptsRequest, type PreviewPromptsParams, type PreviewPromptsResult } from '../protocol/lsp.js';
 
 export const LANGUAGE_ID = 'constitution';
 /** Run files (`*.run.yaml`); the server answers for them too (src/server/features/runConfig.ts). */
 export const RUN_LANGUAGE_ID = 'constitution-run';
+
+/**
+ * What the rest of the extension asks of the language server. The extension's own bundle never
+ * touches a LanguageClient or a request type object: those belong to this bundle's copy of
+ * vscode-jsonrpc, which checks them by identity.
+ */
+export interface LanguageService {
+  previewPrompts(params: PreviewPromptsParams): Promise<PreviewPromptsResult | null>;
+  stop(): Promise<void>;
+}
 
 /**
  * Starts the language server (dist/server.js) as a separate Node process over IPC. The server
@@ -13,7 +24,7 @@ export const RUN_LANGUAGE_ID = 'constitution-run';
  * opens, so activation does not pay for loading the language client library. It therefore takes
  * the extension's log channel as an argument rather than importing one of its own.
  */
-export async function startLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<LanguageClient> {
+export async function startLanguageService(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<LanguageService> {
   const module = vscode.Uri.joinPath(context.extensionUri, 'dist', 'server.js').fsPath;
   const serverOptions: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -34,5 +45,8 @@ export async function startLanguageClient(context: vscode.ExtensionContext, log:
   };
   const client = new LanguageClient('constitution', 'Constitution Language Server', serverOptions, clientOptions);
   await client.start();
-  return client;
+  return {
+    previewPrompts: (params) => client.sendRequest(PreviewPromptsRequest, params),
+    stop: () => client.stop(),
+  };
 }

@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
+import type { LanguageService } from './client.js';
 import { isConstitutionFile } from '../core/constitution/fileNames.js';
 import type { CommandId } from '../protocol/commands.js';
-import { PreviewPromptsRequest } from '../protocol/lsp.js';
 import { exportCommand, importCommand } from './importExport.js';
 import { PreviewPanel } from './panels/previewPanel.js';
 import { compareRuns, exportRunDataset, openRun, resumeRun, revealRun, type RunServices, showPanel, startRun, stopRun } from './runs/runCommands.js';
@@ -13,7 +12,7 @@ import { tryPrinciple } from './training/tryPrinciple.js';
 
 export interface Services extends RunServices {
   context: vscode.ExtensionContext;
-  client: () => Promise<LanguageClient>;
+  client: () => Promise<LanguageService>;
 }
 
 type Handler = (services: Services, ...args: unknown[]) => unknown;
@@ -43,7 +42,7 @@ async function previewPrompts(s: Services, arg?: unknown, principleArg?: unknown
   const client = await s.client();
   let principle = typeof principleArg === 'string' ? principleArg : undefined;
   if (!principle) {
-    const info = await client.sendRequest(PreviewPromptsRequest, { uri: uri.toString() });
+    const info = await client.previewPrompts({ uri: uri.toString() });
     if (!info) {
       void vscode.window.showErrorMessage(`${vscode.workspace.asRelativePath(uri)} could not be read.`);
       return;

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
 import type * as ClientModuleNs from './client.js';
+import type { LanguageService } from './client.js';
 import { TRUSTED_ONLY_COMMANDS, untrustedMessage, type CommandId } from '../protocol/commands.js';
 import type { PreviewPanelState } from '../protocol/webview.js';
 import { COMMANDS, type Services } from './commands.js';
@@ -15,7 +15,7 @@ import { RunIndex } from './runs/runIndex.js';
 import { RunsView } from './runs/runsView.js';
 import { RunController, trainerLog } from './training/runController.js';
 
-let client: LanguageClient | undefined;
+let client: LanguageService | undefined;
 
 /** Set by the bundle's first line (scripts/build.mjs): when the extension's code began to load. */
 declare const __caiModuleStart: number | undefined;
@@ -38,8 +38,8 @@ function loadClientModule(): ClientModule {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const started = performance.now();
   try {
-    let starting: Promise<LanguageClient> | undefined;
-    const getClient = () => (starting ??= Promise.resolve().then(() => loadClientModule().startLanguageClient(context, log)).then((c) => (client = c)));
+    let starting: Promise<LanguageService> | undefined;
+    const getClient = () => (starting ??= Promise.resolve().then(() => loadClientModule().startLanguageService(context, log)).then((c) => (client = c)));
     const index = new RunIndex(context);
     const controller = new RunController(context, {
       runDirKnown: (dir) => {
@@ -98,11 +98,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       context.subscriptions.push(sub);
     }
     const done = performance.now();
-    const loading = typeof __caiModuleStart === 'number' ? started - __caiModuleStart : undefined;
-    log.info(
-      `Constitution Studio activated in ${Math.round(done - (typeof __caiModuleStart === 'number' ? __caiModuleStart : started))} ms` +
-        ` (code loading ${loading === undefined ? 'not measured' : `${Math.round(loading)} ms`}, activate ${Math.round(done - started)} ms)`,
-    );
+    // From the bundle's first line: includes the time VS Code takes to prepare the extension
+    // context between loading the code and calling activate (VS Code's Running Extensions view
+    // shows its own, narrower measurement).
+    const since = typeof __caiModuleStart === 'number' ? ` (${Math.round(done - __caiModuleStart)} ms since its code began to load)` : '';
+    log.info(`Constitution Studio activated: activate took ${Math.round(done - started)} ms${since}`);
   } catch (e) {
     void vscode.window.showErrorMessage(`Constitution Studio failed to activate: ${(e as Error).message}`);
     throw e;

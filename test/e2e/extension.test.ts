@@ -22,7 +22,7 @@ describe('Constitution Studio in VS Code (code-server)', () => {
   before(async () => {
     workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-e2e-ws-'));
     fs.cpSync(path.join(REPO, 'examples'), workspace, { recursive: true });
-    for (const f of ['base.constitution.yaml', 'broken.constitution.yaml']) fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'lsp', f), path.join(workspace, f));
+    for (const f of ['base.constitution.yaml', 'broken.constitution.yaml', 'main.constitution.yaml']) fs.copyFileSync(path.join(REPO, 'test', 'fixtures', 'lsp', f), path.join(workspace, f));
     wb = await Workbench.open(workspace);
     page = wb.page;
   });
@@ -46,6 +46,34 @@ describe('Constitution Studio in VS Code (code-server)', () => {
   }
 
   const problems = () => page.locator('.markers-panel');
+
+  it('activates on nothing at start-up; opening a constitution activates it within the 300 ms budget', () =>
+    onFailure('activation', async () => {
+      // start-up is over once the extension host has activated the onStartupFinished extensions
+      await wb.waitForLog(/_doActivateExtension \S+, startup: false, activationEvent: 'onStartupFinished'/, 120_000);
+      assert.doesNotMatch(wb.server.log(), /_doActivateExtension constitution-studio/, 'nothing activated the extension at start-up');
+      let text = await wb.runningExtensions();
+      assert.doesNotMatch(text, /Constitution Studio/, 'not among the running extensions');
+      await openFile('broken.constitution.yaml');
+      const why = await wb.waitForLog(/_doActivateExtension constitution-studio\.constitution-studio, startup: (\w+), activationEvent: '([^']+)'/);
+      assert.equal(why[1], 'false');
+      assert.equal(why[2], 'onLanguage:constitution');
+      // VS Code's own measurement: loading the code, calling activate and activate resolving
+      let ms: number | undefined;
+      for (let i = 0; i < 20 && ms === undefined; i++) {
+        text = await wb.runningExtensions();
+        const at = text.indexOf('Constitution Studio');
+        const m = at >= 0 ? /(Startup )?Activation: (\d+)ms/.exec(text.slice(at)) : null;
+        if (m) {
+          assert.equal(m[1], undefined, 'not a start-up activation');
+          ms = Number(m[2]);
+        }
+      }
+      assert.ok(ms !== undefined, 'the extension is listed as activated');
+      const own = /Constitution Studio activated in \d+ ms \(.*\)/.exec(wb.server.log())?.[0];
+      console.log(`# activation (VS Code's Running Extensions): ${ms} ms; the extension's log: ${own ?? 'no line'}`);
+      assert.ok(ms <= 300, `activation took ${ms} ms, over the 300 ms budget`);
+    }));
 
   it('shows the mistakes of a constitution in the Problems panel, at their lines', () =>
     onFailure('problems', async () => {
@@ -72,6 +100,32 @@ describe('Constitution Studio in VS Code (code-server)', () => {
       await fix.click();
       await page.locator('.view-lines', { hasText: 'revision: Rewrite kindly.' }).first().waitFor({ timeout: 20_000 });
       await problems().getByText("Unknown key 'revison'").waitFor({ state: 'detached', timeout: 30_000 });
+    }));
+
+  it('goes to the definition of a principle in an included file, and renames it in both files', () =>
+    onFailure('definition-rename', async () => {
+      await openFile('main.constitution.yaml');
+      // `principle: harmful` (line 14) names a principle that base.constitution.yaml defines (line 5)
+      await page.locator('.view-lines', { hasText: 'principle: harmful' }).first().waitFor({ timeout: 30_000 });
+      await goTo(14, 19);
+      await page.keyboard.press('F12');
+      await page.locator('.tabs-container .tab.active[aria-label*="base.constitution.yaml"]').waitFor({ timeout: 30_000 });
+      await page.locator('.statusbar-item', { hasText: /^Ln 5, Col \d+/ }).first().waitFor({ timeout: 15_000 });
+
+      await openFile('main.constitution.yaml');
+      await goTo(14, 19);
+      await page.keyboard.press('F2');
+      const box = page.locator('.rename-box input, .rename-box textarea').first();
+      await box.waitFor({ timeout: 30_000 });
+      await box.fill('hurtful');
+      await page.keyboard.press('Enter');
+      await page.locator('.view-lines', { hasText: 'principle: hurtful' }).first().waitFor({ timeout: 30_000 });
+      await openFile('base.constitution.yaml');
+      await page.locator('.view-lines', { hasText: 'id: hurtful' }).first().waitFor({ timeout: 30_000 });
+      await runCommand('File: Save All Files');
+      await page.waitForFunction(() => !document.querySelector('.tabs-container .tab.dirty'), undefined, { timeout: 15_000 });
+      assert.match(fs.readFileSync(path.join(workspace, 'base.constitution.yaml'), 'utf8'), /- id: hurtful\n/);
+      assert.match(fs.readFileSync(path.join(workspace, 'main.constitution.yaml'), 'utf8'), /- principle: hurtful\n/);
     }));
 
   it('previews the exact prompts of a chosen principle', () =>

@@ -84,6 +84,60 @@ export class Workbench {
     throw new Error(`command not in the palette: ${title}`);
   }
 
+  /** Opens a file by (part of) its path with Quick Open (Ctrl+P), as a user does for a file deep in a folder. */
+  async quickOpen(name: string, tabLabel = path.basename(name)): Promise<void> {
+    const page = this.page;
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(name);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: tabLabel }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Enter');
+    await page.locator(`.tabs-container .tab[aria-label*="${tabLabel}"]`).first().waitFor({ timeout: 30_000 });
+  }
+
+  /** When a command asks "which one?" with a quick pick, picks the first row matching `row`; does nothing when none is asked within `ms`. */
+  async pickIfAsked(row: RegExp | string, ms = 3_000): Promise<void> {
+    const item = this.page.locator('.quick-input-widget:visible .quick-input-list .monaco-list-row', { hasText: row }).first();
+    if (await item.waitFor({ timeout: ms }).then(() => true, () => false)) await item.click();
+  }
+
+  /** A notification toast with this text. */
+  notification(text: string | RegExp) {
+    return this.page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  }
+
+  /** The text of VS Code's own "Running Extensions" view (activation times), closed again afterwards. */
+  async runningExtensions(): Promise<string> {
+    await this.runCommand('Developer: Show Running Extensions');
+    const view = this.page.locator('.runtime-extensions-editor');
+    await view.locator('.monaco-list-row').first().waitFor({ timeout: 30_000 });
+    const text = await view.innerText();
+    await this.page.keyboard.press('Escape');
+    await this.runCommand('View: Close Editor');
+    await view.waitFor({ state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    return text;
+  }
+
+  /** Waits until the server's or the extension hosts' logs say something matching `re`; returns the match. */
+  async waitForLog(re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.server.log());
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`the logs never matched ${re} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Changes a user setting of this code-server profile (VS Code applies it live, e.g. the colour theme). */
+  setUserSetting(key: string, value: unknown): void {
+    const file = path.join(this.server.state, 'user', 'User', 'settings.json');
+    const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    settings[key] = value;
+    fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+  }
+
   /** The content frame of the visible webview panel. */
   activeWebview(): FrameLocator {
     return this.page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('#active-frame');

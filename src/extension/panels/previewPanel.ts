@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
-import { PreviewPromptsRequest } from '../../protocol/lsp.js';
+import type { LanguageService } from '../client.js';
 import type { PreviewHostToPage, PreviewPageToHost, PreviewPanelState } from '../../protocol/webview.js';
 import { log } from '../log.js';
 import { WebviewHost } from './webviewHost.js';
@@ -15,7 +14,7 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
   private static readonly panels = new Map<string, PreviewPanel>();
   private refreshTimer: NodeJS.Timeout | undefined;
 
-  static show(extensionUri: vscode.Uri, client: LanguageClient, state: PreviewPanelState): PreviewPanel {
+  static show(extensionUri: vscode.Uri, client: LanguageService, state: PreviewPanelState): PreviewPanel {
     const existing = PreviewPanel.panels.get(state.uri);
     if (existing && !existing.isDisposed) {
       existing.state = { ...existing.state, ...state };
@@ -28,7 +27,7 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
   }
 
   /** Brings back a panel after a window reload (the page's saved state names the file). */
-  static restore(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, client: LanguageClient, state: PreviewPanelState | undefined): PreviewPanel | undefined {
+  static restore(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, client: LanguageService, state: PreviewPanelState | undefined): PreviewPanel | undefined {
     if (!state?.uri) {
       panel.dispose();
       return undefined;
@@ -39,7 +38,7 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
   private constructor(
     panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
-    private readonly client: LanguageClient,
+    private readonly client: LanguageService,
     private state: PreviewPanelState,
   ) {
     super(panel, extensionUri, 'preview', 'Prompt Preview', { baseStyle: true });
@@ -66,7 +65,7 @@ export class PreviewPanel extends WebviewHost<PreviewHostToPage, PreviewPageToHo
 
   async refresh(): Promise<void> {
     try {
-      const result = await this.client.sendRequest(PreviewPromptsRequest, {
+      const result = await this.client.previewPrompts({
         uri: this.state.uri,
         principle: this.state.principle,
         comparison: this.state.comparison,
