@@ -70,7 +70,7 @@ describe('Constitution Studio in VS Code (code-server)', () => {
         }
       }
       assert.ok(ms !== undefined, 'the extension is listed as activated');
-      const own = /Constitution Studio activated in \d+ ms \(.*\)/.exec(wb.server.log())?.[0];
+      const own = /Constitution Studio activated: .*/.exec(wb.server.log())?.[0];
       console.log(`# activation (VS Code's Running Extensions): ${ms} ms; the extension's log: ${own ?? 'no line'}`);
       assert.ok(ms <= 300, `activation took ${ms} ms, over the 300 ms budget`);
     }));
