@@ -522,6 +522,7 @@ describe('Preference Pairs panel page', { timeout: 180_000 }, () => {
     const host = new Host(p, dir, INFO(dir, { readOnly: true }));
     await host.open();
     await p.page.locator('.notices', { hasText: 'Restricted Mode: read-only' }).waitFor();
+    assert.equal(await p.page.locator('#export').isDisabled(), true, 'no export in Restricted Mode');
     await p.page.locator('#grid').focus();
     await p.page.keyboard.press('ArrowDown');
     await p.page.keyboard.press('f');

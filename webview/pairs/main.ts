@@ -632,6 +632,7 @@ function onMessage(m: PairsHostToPage): void {
       document.title = `Pairs: ${run.runId}`;
       if (m.payload.select) pendingSelect = m.payload.select;
       if (run.readOnly) addNotice('Restricted Mode: read-only. Reviews and exports need a trusted workspace.', false);
+      exportBtn.disabled = run.readOnly === true;
       rebuild({ keepScroll: true });
       break;
     }

@@ -41,6 +41,8 @@ export const trainerLog = vscode.window.createOutputChannel('Constitution Traine
 export class RunController implements vscode.Disposable {
   private session: RunSession | undefined;
   private current: ActiveRun | undefined;
+  /** Settles once the active session has ended and the state above is cleared. */
+  private ending: Promise<unknown> | undefined;
   private readonly status: vscode.StatusBarItem;
   private readonly emitter = new vscode.EventEmitter<ActiveRun | undefined>();
   /** Fires when the active run starts, makes progress, or ends (undefined). */
@@ -133,8 +135,21 @@ export class RunController implements vscode.Disposable {
     );
     this.session = session;
     this.changed();
+    // the command returns once the trainer is started; supervising goes on in the background
+    void this.supervise(session, run, config.name);
+  }
+
+  /** The progress notification while the run goes, then what to do next as its own message. */
+  private async supervise(session: RunSession, run: ActiveRun, name: string): Promise<void> {
+    // the state is cleared as soon as the session ends, before any message, so that Stop Run
+    // resolving means another run (or Resume) can start at once
+    const ended = session.whenDone().then((end) => {
+      this.ended(end, run);
+      return end;
+    });
+    this.ending = ended;
     await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Constitution run ${config.name}`, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: `Constitution run ${name}`, cancellable: true },
       async (progress, token) => {
         let reported = 0;
         const sub = this.onDidChange((a) => {
@@ -146,14 +161,14 @@ export class RunController implements vscode.Disposable {
         });
         token.onCancellationRequested(() => void this.stop());
         try {
-          await session.whenDone();
+          await ended;
         } finally {
           sub.dispose();
         }
       },
     );
     // the notification closes first; what to do next comes as its own message
-    await this.finished(await session.whenDone(), run);
+    await this.finished(await ended, run);
   }
 
   /** Stops the active run with a checkpoint (then SIGTERM, then SIGKILL after the timeout). */
@@ -165,6 +180,7 @@ export class RunController implements vscode.Disposable {
     }
     trainerLog.info('stop requested: the run finishes its step, writes a checkpoint and exits');
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Stopping the run…' }, () => s.stop());
+    await this.ending;
   }
 
   private readConfig(runFile: string): RunConfig {
@@ -209,11 +225,15 @@ export class RunController implements vscode.Disposable {
     this.emitter.fire(a && this.session ? a : undefined);
   }
 
-  private async finished(end: SessionEnd, run: ActiveRun): Promise<void> {
+  private ended(end: SessionEnd, run: ActiveRun): void {
     this.session = undefined;
     this.current = undefined;
+    this.ending = undefined;
     this.changed();
     this.hooks.ended?.(end, run);
+  }
+
+  private async finished(end: SessionEnd, run: ActiveRun): Promise<void> {
     const where = end.runDir ?? run.runFile;
     if (end.outcome === 'completed') {
       trainerLog.info(`run ${run.name} completed: ${where}`);
