@@ -59,6 +59,8 @@ export class Workbench {
 
   async openFile(name: string): Promise<void> {
     const page = this.page;
+    const explorer = page.locator('.explorer-folders-view');
+    if (!(await explorer.isVisible().catch(() => false))) await this.runCommand('View: Show Explorer');
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first().click({ timeout: 60_000 });
     await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ timeout: 30_000 });
   }
@@ -96,10 +98,21 @@ export class Workbench {
     await page.locator(`.tabs-container .tab[aria-label*="${tabLabel}"]`).first().waitFor({ timeout: 30_000 });
   }
 
-  /** When a command asks "which one?" with a quick pick, picks the first row matching `row`; does nothing when none is asked within `ms`. */
-  async pickIfAsked(row: RegExp | string, ms = 3_000): Promise<void> {
-    const item = this.page.locator('.quick-input-widget:visible .quick-input-list .monaco-list-row', { hasText: row }).first();
-    if (await item.waitFor({ timeout: ms }).then(() => true, () => false)) await item.click();
+  /**
+   * When a command asks "which one?" with a quick pick titled `title` (every quick pick of the
+   * extension has a title; the Command Palette has none), types `filter` into it and takes the
+   * first row left, by keyboard (the list re-renders as it fills, so a click can miss). Does
+   * nothing when no such quick pick comes within `ms`.
+   */
+  async pickIfAsked(title: string | RegExp, filter: string, ms = 3_000): Promise<void> {
+    const page = this.page;
+    const widget = page.locator('.quick-input-widget:visible', { has: page.locator('.quick-input-title', { hasText: title }) });
+    if (!(await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: ms }).then(() => true, () => false))) return;
+    // the quick pick has the keyboard focus when it shows
+    await page.keyboard.type(filter);
+    await widget.locator('.quick-input-list .monaco-list-row', { hasText: filter }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Enter');
+    await widget.waitFor({ state: 'hidden', timeout: 15_000 });
   }
 
   /** A notification toast with this text. */
@@ -130,12 +143,15 @@ export class Workbench {
     }
   }
 
-  /** Changes a user setting of this code-server profile (VS Code applies it live, e.g. the colour theme). */
-  setUserSetting(key: string, value: unknown): void {
-    const file = path.join(this.server.state, 'user', 'User', 'settings.json');
-    const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-    settings[key] = value;
-    fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+  /** Picks a colour theme with "Preferences: Color Theme", as a user does; `cls` is the class the workbench then has (vs, vs-dark, hc-black). */
+  async setColorTheme(theme: string, cls: string): Promise<void> {
+    const page = this.page;
+    await this.runCommand('Preferences: Color Theme');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(theme);
+    await page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${theme}$`) }) }).first().click({ timeout: 15_000 });
+    await page.locator(`.monaco-workbench.${cls}`).waitFor({ timeout: 30_000 });
   }
 
   /** The content frame of the visible webview panel. */
