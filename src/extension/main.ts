@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type * as ClientModuleNs from './client.js';
-import type { LanguageService } from './client.js';
+import type * as ClientModule from './client.js';
 import { TRUSTED_ONLY_COMMANDS, untrustedMessage, type CommandId } from '../protocol/commands.js';
 import type { PreviewPanelState } from '../protocol/webview.js';
 import { COMMANDS, type Services } from './commands.js';
@@ -15,19 +14,18 @@ import { RunIndex } from './runs/runIndex.js';
 import { RunsView } from './runs/runsView.js';
 import { RunController, trainerLog } from './training/runController.js';
 
-let client: LanguageService | undefined;
+let client: ClientModule.LanguageService | undefined;
 
 /** Set by the bundle's first line (scripts/build.mjs): when the extension's code began to load. */
 declare const __caiModuleStart: number | undefined;
-type ClientModule = typeof ClientModuleNs;
 
 /**
  * The language client lives in its own bundle, dist/client.js, next to this one; it is loaded
  * only when the language server is first needed. A computed path keeps the bundler from inlining it.
  */
-function loadClientModule(): ClientModule {
+function loadClientModule(): typeof ClientModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(path.join(__dirname, 'client.js')) as ClientModule;
+  return require(path.join(__dirname, 'client.js')) as typeof ClientModule;
 }
 
 /**
@@ -38,7 +36,7 @@ function loadClientModule(): ClientModule {
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const started = performance.now();
   try {
-    let starting: Promise<LanguageService> | undefined;
+    let starting: Promise<ClientModule.LanguageService> | undefined;
     const getClient = () => (starting ??= Promise.resolve().then(() => loadClientModule().startLanguageService(context, log)).then((c) => (client = c)));
     const index = new RunIndex(context);
     const controller = new RunController(context, {

