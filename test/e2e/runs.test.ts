@@ -117,7 +117,7 @@ describe('Runs in VS Code (code-server)', () => {
         const n = steps(await status.textContent());
         return n > first ? n : undefined;
       }, 300_000);
-      console.log(`# live curves: ${first} logged steps when first drawn, then ${later} while the run trained`);
+      console.log(`# live curves: ${first} logged step${first === 1 ? '' : 's'} when first drawn, then ${later} while the run trained`);
       await wb.screenshot('curves-live');
 
       // the Runs view lists the run while it trains
