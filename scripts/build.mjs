@@ -23,8 +23,10 @@ const nodeEntries = [
   { in: 'src/trainer/replicaWorker.ts', out: 'replica' },
 ];
 
-/** Native TensorFlow.js bindings are the user's to install; they are loaded at run time, never bundled. */
-const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+/** Native bindings are the user's to install; they are loaded at run time, never bundled. */
+// `webgpu` (Dawn) is native too; tfjs-backend-webgpu is plain JS and is bundled, so it registers
+// into the bundle's one tfjs-core (the trainer imports it only after navigator.gpu is set).
+const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu'];
 
 /**
  * TensorFlow.js's CommonJS entries are ES5 builds, and tfjs-core's carries no gradients; its ES
@@ -34,7 +36,7 @@ const optionalNative = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 const tfjsEsm = {
   name: 'tfjs-esm',
   setup(build) {
-    build.onResolve({ filter: /^@tensorflow\/tfjs-(core|backend-cpu|backend-wasm)$/ }, (args) => {
+    build.onResolve({ filter: /^@tensorflow\/tfjs-(core|backend-cpu|backend-wasm|backend-webgpu)$/ }, (args) => {
       const pkgFile = require.resolve(`${args.path}/package.json`);
       const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
       return { path: path.join(path.dirname(pkgFile), pkg.module) };

@@ -13,7 +13,7 @@ import { oracleResults, oracleTable } from './report';
 import type { Command } from './commands';
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`);
-const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+const BACKENDS = ['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
 function modelRef(value: string | undefined, cwd: string): ModelRef {
   if (!value) throw new UsageError('--model is required (a preset name such as tiny, or a model folder)');

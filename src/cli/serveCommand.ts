@@ -7,7 +7,7 @@ import type { BackendChoice, ModelRef } from '../protocol/trainer';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
 
-const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+const BACKENDS = ['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
 
 function modelRef(value: string | undefined, cwd: string, usage: string): ModelRef {
   if (!value) throw new UsageError(`--model is required (a preset name such as tiny, or a model folder) — usage: ${usage}`);

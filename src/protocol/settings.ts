@@ -33,7 +33,7 @@ export const SETTINGS = {
   'constitution.training.backend': {
     type: 'string',
     default: 'runConfig',
-    enum: ['runConfig', 'auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+    enum: ['runConfig', 'auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'],
     scope: 'machine',
     description: 'Compute backend of runs started from the editor: `runConfig` uses the run file\'s `backend`; any other value overrides it (set it with "Constitution: Select Training Backend").',
   },

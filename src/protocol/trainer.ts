@@ -16,7 +16,7 @@ export const TRAINER_PROTOCOL_VERSION = 1;
 // Backends and initialization
 
 /** The compute backends, fastest first; `auto` tries them in that order. */
-export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendName = 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type BackendChoice = 'auto' | BackendName;
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -47,6 +47,18 @@ export interface BackendReport {
   threads: number;
   /** A small computation run after start-up, checked against known values. */
   selfTest: { ok: boolean; seconds: number };
+  /** The GPU adapter, when the backend is webgpu. */
+  adapter?: GpuAdapterInfo;
+}
+
+/** A WebGPU adapter as Dawn describes it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation (e.g. Mesa's lavapipe/llvmpipe, SwiftShader) rather than a GPU. */
+  software: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

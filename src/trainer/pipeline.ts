@@ -186,7 +186,7 @@ export async function runPipeline(params: PipelineParams, ctx: JobContext): Prom
       config,
       constitution: { path: paths.constitution, sha256: createHash('sha256').update(constitutionText).digest('hex'), snapshot: constitutionText },
       versions: { studio: params.studioVersion, node: process.version, tfjs: tf.version_core },
-      backend: { requested: config.backend, ...(backend ? { used: backend.backend, reason: backend.reason } : {}) },
+      backend: { requested: config.backend, ...(backend ? { used: backend.backend, reason: backend.reason, ...(backend.adapter ? { adapter: backend.adapter } : {}) } : {}) },
       seeds: { run: config.seed },
       ...(() => {
         const g = gitInfo(path.dirname(path.resolve(params.runFile)));

@@ -231,7 +231,7 @@ describe('engine (wasm)', () => {
   });
 
   it('auto reports every backend it passed over, and falls back when a self-test fails', async () => {
-    const order = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+    const order = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
     const auto = await initializeBackend({ backend: 'auto' });
     const chosen = order.indexOf(auto.backend);
     assert.ok(chosen >= 0);
@@ -240,7 +240,7 @@ describe('engine (wasm)', () => {
     assert.match(auto.reason, /^auto: /);
     assert.equal(auto.nodeVersion, process.version);
     assert.equal(auto.tfjsVersion, tf.version_core);
-    const broken = await initializeBackend({ backend: 'auto' }, { corruptSelfTest: ['tfjs-node-gpu', 'tfjs-node', 'wasm'] });
+    const broken = await initializeBackend({ backend: 'auto' }, { corruptSelfTest: ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm'] });
     assert.equal(broken.backend, 'cpu');
     assert.match(broken.fallbacks.find((f) => f.backend === 'wasm')!.error, /^self-test failed: /);
     await assert.rejects(initializeBackend({ backend: 'wasm' }, { corruptSelfTest: ['wasm'] }), /no usable backend for 'wasm': wasm: self-test failed/);

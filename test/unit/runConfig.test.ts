@@ -113,7 +113,7 @@ describe('run configuration', () => {
     text = `${BASE}backend: gpu\n`;
     const d = only(text);
     assert.deepEqual(d.range, rangeOf(text, 'gpu', 'backend'));
-    assert.match(d.message, /`backend` must be one of auto, tfjs-node-gpu, tfjs-node, wasm, cpu \(got 'gpu'\)/);
+    assert.match(d.message, /`backend` must be one of auto, tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu \(got 'gpu'\)/);
   });
 
   it('reports a missing required field at the entry that lacks it', () => {

@@ -16,7 +16,7 @@ import { parseSchedule, type LrSchedule } from '../training/schedule.js';
 // Types of a parsed, defaults-filled configuration.
 
 /** Same values as the trainer protocol's BackendChoice (src/core may not import src/protocol). */
-export type RunBackend = 'auto' | 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type RunBackend = 'auto' | 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu';
 export type ProviderKind = 'embedded' | 'openai' | 'llama-cpp';
 export type DatasetFormat = 'prompts' | 'hh' | 'pairs' | 'qa-votes';
 
@@ -279,7 +279,7 @@ export const RUN_CONFIG_FIELDS: RunObjectSpec = {
     seed: int(0, 0, 'Seed of every random choice (principles drawn, sampling, shuffling, initialisation); each stage derives its own from it.'),
     backend: {
       type: 'string',
-      enum: ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'],
+      enum: ['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'],
       default: 'auto',
       doc: 'Compute backend of the embedded engine; `auto` tries the fastest first.',
     },

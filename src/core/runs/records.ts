@@ -137,7 +137,8 @@ export interface Manifest {
     snapshot: string;
   };
   versions: { studio: string; node?: string; tfjs?: string; [name: string]: string | undefined };
-  backend: { requested: string; used?: string; reason?: string };
+  /** The backend asked for and the one used; `adapter` is the GPU adapter of a webgpu run. */
+  backend: { requested: string; used?: string; reason?: string; adapter?: { vendor: string; architecture: string; device: string; description: string; software: boolean } };
   seeds: { run: number } & Partial<Record<StageName, number>>;
   git?: { commit: string; dirty?: boolean };
   stages: Record<StageName, StageState>;

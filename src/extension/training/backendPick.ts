@@ -4,8 +4,9 @@ import { setting, updateSetting } from '../config.js';
 
 const DESCRIPTIONS: Record<string, string> = {
   runConfig: 'use each run file\'s `backend` (default)',
-  auto: 'the fastest that works here: tfjs-node-gpu, tfjs-node, then WASM, then pure JS',
+  auto: 'the fastest that works here: tfjs-node-gpu, WebGPU on a hardware GPU, tfjs-node, then WASM, then pure JS',
   'tfjs-node-gpu': 'CUDA through @tensorflow/tfjs-node-gpu (needs its CUDA 11.2 / cuDNN 8.1 stack)',
+  webgpu: 'WebGPU through Dawn (the `webgpu` package) on any Vulkan driver; no CUDA needed',
   'tfjs-node': 'native CPU through @tensorflow/tfjs-node, where installed',
   wasm: 'WebAssembly with SIMD and threads: works everywhere, no install',
   cpu: 'pure JavaScript: slowest; for checking results',
