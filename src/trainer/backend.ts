@@ -170,6 +170,25 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
   };
 }
 
+/**
+ * tfjs-backend-webgpu reads synchronously (dataSync) through an OffscreenCanvas, which Node lacks;
+ * say so instead of "OffscreenCanvas is not defined". Values already on the host still read.
+ */
+function explainSyncReads(): void {
+  const b = tf.backend() as unknown as { readSync(dataId: object): unknown; caiSyncReadsExplained?: boolean };
+  if (b.caiSyncReadsExplained) return;
+  const readSync = b.readSync.bind(b);
+  b.readSync = (dataId: object): unknown => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (String((e as Error).message).includes('OffscreenCanvas')) throw new Error('the webgpu backend cannot read a tensor synchronously under Node (dataSync); this path must read with await data()', { cause: e });
+      throw e;
+    }
+  };
+  b.caiSyncReadsExplained = true;
+}
+
 let webgpuLoaded = false;
 
 /** Evaluates tfjs-backend-webgpu (bundled, registering into this tfjs-core) after navigator.gpu exists. */
@@ -228,6 +247,7 @@ async function activate(name: BackendName, requested: BackendChoice, testing: Ba
   // A failed initialisation can leave getBackend() naming the backend anyway: check both.
   if (!ok || tf.getBackend() !== TFJS_NAMES[name]) throw new Error(`tf.setBackend('${TFJS_NAMES[name]}') failed`);
   await tf.ready();
+  if (name === 'webgpu') explainSyncReads();
   return adapter;
 }
 
