@@ -14,7 +14,7 @@ import { REPO, VSIX } from './workbench.js';
 
 /** The budget for the .vsix: the bundles, the built-in model (7.3 MB) and the demo world's data. */
 const VSIX_BUDGET_BYTES = 12 * 1024 * 1024;
-const OPTIONAL_NATIVE = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'node-llama-cpp'];
+const OPTIONAL_NATIVE = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'node-llama-cpp', 'webgpu'];
 
 interface Entry {
   name: string;
@@ -91,17 +91,22 @@ describe('The packaged extension (.vsix)', () => {
     assert.deepEqual(stray, [], 'sources, source maps, node_modules and local runs stay out');
   });
 
-  it('bundles none of the optional native packages (tfjs-node, tfjs-node-gpu, node-llama-cpp)', () => {
+  it('bundles none of the optional native packages (tfjs-node, tfjs-node-gpu, node-llama-cpp, webgpu), and tfjs-backend-webgpu over the one tfjs-core', () => {
     const inputs = JSON.parse(fs.readFileSync(path.join(REPO, 'dist', 'bundle-inputs.json'), 'utf8')) as Record<string, string[]>;
     assert.ok(Object.keys(inputs).length >= 6, 'every Node bundle is listed');
     for (const [bundle, files] of Object.entries(inputs)) {
       const native = files.filter((f) => OPTIONAL_NATIVE.some((p) => f.includes(`node_modules/${p}/`)));
       assert.deepEqual(native, [], `${bundle} bundles an optional native package`);
     }
+    // the WebGPU backend is bundled from its ES modules, so it registers into the bundle's one tfjs-core
+    const trainerInputs = inputs['dist/trainer.js'] ?? [];
+    assert.ok(trainerInputs.some((f) => f.includes('node_modules/@tensorflow/tfjs-backend-webgpu/dist/')));
+    assert.deepEqual(trainerInputs.filter((f) => /node_modules\/@tensorflow\/tfjs-(core|backend-webgpu)\/dist\/tf-/.test(f)), [], 'no CommonJS copy of tfjs-core or of the WebGPU backend');
     // the trainer asks for them by name at run time
     const trainer = fs.readFileSync(path.join(installed, 'extension', 'dist', 'trainer.js'), 'utf8');
     assert.match(trainer, /"@tensorflow\/tfjs-node-gpu"/);
     assert.match(trainer, /"@tensorflow\/tfjs-node"/);
+    assert.match(trainer, /"webgpu"/);
   });
 
   it('the installed trainer says how to install a native package it lacks, and loads node-llama-cpp once installed in ~/.constitution-studio', { timeout: 300_000 }, () => {
