@@ -32,7 +32,8 @@ export type CommandId = keyof typeof COMMAND_TITLES;
  * Commands that write files, start training or call a model endpoint. In Restricted Mode
  * (untrusted workspaces) they stay in the Command Palette, so a user who looks for one finds it,
  * and running one is refused with a message that says why and offers Manage Workspace Trust.
- * Their context-menu entries are hidden there, and each handler checks trust again itself.
+ * The extension's command registration (src/extension/main.ts) is the one place that checks;
+ * the run controller checks again before it forks a trainer, whoever asks it to.
  */
 export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = [
   'constitution.import',

@@ -54,17 +54,8 @@ function runDirs(workspace: string, prefix: string): string[] {
   return fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d.startsWith(`${prefix}-`) && /\d$/.test(d)).map((d) => path.join(root, d)) : [];
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function untilAsync<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+/** Polls `probe` (sync or async) until it gives a value; fails naming `what` after `timeoutMs`. */
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -113,7 +104,7 @@ describe('Runs in VS Code (code-server)', () => {
       const first = steps(await status.textContent());
       const manifest = () => JSON.parse(fs.readFileSync(path.join(runDir, 'manifest.json'), 'utf8')) as { stages: Record<string, { status: string }> };
       assert.notEqual(manifest().stages['ppo']?.status, 'done', 'the run was still training when the panel drew');
-      const later = await untilAsync('more logged steps in the open panel', async () => {
+      const later = await until('more logged steps in the open panel', async () => {
         const n = steps(await status.textContent());
         return n > first ? n : undefined;
       }, 300_000);

@@ -129,10 +129,6 @@ export async function stopRun(s: RunServices): Promise<void> {
 }
 
 export async function resumeRun(s: RunServices, arg: unknown): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Resuming a run needs a trusted workspace.');
-    return;
-  }
   const run = await pickRun(s, arg, { title: 'Resume which run?', filter: (r) => r.kind === 'run' && r.status !== 'done' && !s.controller.isActive(r.dir) });
   if (!run?.manifest) return;
   if (run.status === 'done') {
@@ -154,10 +150,6 @@ export async function revealRun(s: RunServices, arg: unknown): Promise<void> {
 
 /** Writes the labelled pairs (with human reviews applied) for TRL/OpenRLHF, through `cai export-dataset`'s code. */
 export async function exportRunDataset(s: RunServices, arg: unknown): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Exporting a dataset writes files: it needs a trusted workspace.');
-    return;
-  }
   const run = await pickRun(s, arg, { title: 'Export the preference pairs of which run?', filter: (r) => r.kind === 'run' });
   if (!run) return;
   const format = await vscode.window.showQuickPick(
@@ -191,10 +183,6 @@ export async function exportRunDataset(s: RunServices, arg: unknown): Promise<vo
  * files, or a new run file made from a constitution with a short wizard.
  */
 export async function startRun(s: RunServices, arg?: unknown): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Starting a run needs a trusted workspace: training runs code and calls model endpoints. Trust this folder (Manage Workspace Trust) to start runs; in Restricted Mode runs can still be viewed.');
-    return;
-  }
   let runFile: string | undefined;
   if (arg instanceof vscode.Uri && /\.run\.ya?ml$/.test(arg.fsPath)) runFile = arg.fsPath;
   const active = vscode.window.activeTextEditor?.document;

@@ -14,10 +14,6 @@ const DESCRIPTIONS: Record<string, string> = {
 
 /** "Constitution: Select Training Backend": writes constitution.training.backend (user settings). */
 export async function selectBackend(): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Choosing the training backend needs a trusted workspace.');
-    return;
-  }
   const current = setting('constitution.training.backend');
   const pick = await vscode.window.showQuickPick(
     SETTINGS['constitution.training.backend'].enum.map((b) => ({ label: b, description: b === current ? '(current)' : undefined, detail: DESCRIPTIONS[b], value: b })),

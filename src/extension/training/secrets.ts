@@ -47,10 +47,6 @@ async function askKey(name: string, prompt: string): Promise<string | undefined>
 
 /** "Constitution: Set Provider API Key": store, replace or delete the key of one variable name. */
 export async function setApiKeyCommand(context: vscode.ExtensionContext, knownNames: string[]): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Storing API keys needs a trusted workspace.');
-    return;
-  }
   const names = [...new Set([...knownNames, 'OPENAI_API_KEY'])];
   const items: (vscode.QuickPickItem & { name?: string })[] = [];
   for (const n of names) items.push({ label: n, name: n, description: (await context.secrets.get(secretKey(n))) ? 'stored' : process.env[n] ? 'set in the environment' : 'not set' });

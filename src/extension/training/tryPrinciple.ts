@@ -19,10 +19,6 @@ const SAMPLE_PROMPTS = 3;
  * plain-text document: model output is shown as text, never rendered.
  */
 export async function tryPrinciple(s: RunServices, uriArg: unknown, principleArg: unknown): Promise<void> {
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage('Trying a principle runs a model: it needs a trusted workspace.');
-    return;
-  }
   const uri = typeof uriArg === 'string' ? vscode.Uri.parse(uriArg) : uriArg instanceof vscode.Uri ? uriArg : vscode.window.activeTextEditor?.document.uri;
   if (!uri || uri.scheme !== 'file' || typeof principleArg !== 'string' || !principleArg) {
     void vscode.window.showErrorMessage('Try on sample prompts: open a constitution and use the lens above a principle.');
