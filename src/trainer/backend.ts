@@ -171,22 +171,47 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
 }
 
 /**
- * tfjs-backend-webgpu reads synchronously (dataSync) through an OffscreenCanvas, which Node lacks;
- * say so instead of "OffscreenCanvas is not defined". Values already on the host still read.
+ * Two guards on the webgpu backend's reads. tfjs-backend-webgpu reads synchronously (dataSync)
+ * through an OffscreenCanvas, which Node lacks: say so instead of "OffscreenCanvas is not
+ * defined". And a kernel the device rejects (a validation or out-of-memory error) does not throw
+ * in tfjs: its output silently stays zero, and the rest of its command batch is lost with it.
+ * Such errors are collected from the device, and from then on every read fails with the first of
+ * them, so wrong numbers never reach a log or a checkpoint.
  */
-function explainSyncReads(): void {
-  const b = tf.backend() as unknown as { readSync(dataId: object): unknown; caiSyncReadsExplained?: boolean };
-  if (b.caiSyncReadsExplained) return;
+function guardWebGpuReads(): void {
+  const b = tf.backend() as unknown as {
+    readSync(dataId: object): unknown;
+    read(dataId: object): Promise<unknown>;
+    device?: { addEventListener?(type: 'uncapturederror', f: (ev: { error?: { message?: string } }) => void): void };
+    caiGuarded?: boolean;
+  };
+  if (b.caiGuarded) return;
+  b.caiGuarded = true;
+  let fault: string | undefined;
+  b.device?.addEventListener?.('uncapturederror', (ev) => {
+    fault ??= (ev.error?.message ?? 'unknown error').split('\n')[0];
+  });
+  const check = (): void => {
+    if (fault !== undefined) throw new Error(`the GPU rejected a kernel, so results since then are wrong: ${fault}`);
+  };
   const readSync = b.readSync.bind(b);
   b.readSync = (dataId: object): unknown => {
+    let out: unknown;
     try {
-      return readSync(dataId);
+      out = readSync(dataId);
     } catch (e) {
       if (String((e as Error).message).includes('OffscreenCanvas')) throw new Error('the webgpu backend cannot read a tensor synchronously under Node (dataSync); this path must read with await data()', { cause: e });
       throw e;
     }
+    check();
+    return out;
   };
-  b.caiSyncReadsExplained = true;
+  const read = b.read.bind(b);
+  b.read = async (dataId: object): Promise<unknown> => {
+    const out = await read(dataId);
+    check();
+    return out;
+  };
 }
 
 let webgpuLoaded = false;
@@ -247,7 +272,7 @@ async function activate(name: BackendName, requested: BackendChoice, testing: Ba
   // A failed initialisation can leave getBackend() naming the backend anyway: check both.
   if (!ok || tf.getBackend() !== TFJS_NAMES[name]) throw new Error(`tf.setBackend('${TFJS_NAMES[name]}') failed`);
   await tf.ready();
-  if (name === 'webgpu') explainSyncReads();
+  if (name === 'webgpu') guardWebGpuReads();
   return adapter;
 }
 
@@ -368,6 +393,15 @@ export async function initializeBackend(params: Pick<InitializeParams, 'backend'
 
 export function currentBackend(): BackendReport | undefined {
   return current;
+}
+
+/**
+ * Whether generation picks tokens on the device (GPU backends, where every read is a round trip
+ * and the logits are large) rather than reading the logits back to the host.
+ */
+export function samplesOnDevice(): boolean {
+  const b = tf.getBackend();
+  return b === 'webgpu' || (b === 'tensorflow' && current?.backend === 'tfjs-node-gpu');
 }
 
 /** The gradient path for token embeddings on the current backend. */

@@ -149,8 +149,6 @@ export class ReplicaPool {
     /** The replica in this thread (one-worker pools). */
     private readonly local: Replica | undefined,
     private readonly workers: WorkerHandle[],
-    /** The local replica's gradient buffer, reused every step. */
-    private readonly localGrad: Float32Array | undefined,
   ) {}
 
   /** Test hook (faultInjection.ts): the step whose loss is replaced by NaN before the guard sees it. */
@@ -163,14 +161,13 @@ export class ReplicaPool {
 
   static async create(init: ReplicaInit, opts: { workers: number; backend: BackendName }): Promise<ReplicaPool> {
     if (opts.workers <= 1) {
-      const r = new Replica(init);
-      return new ReplicaPool(r, [], new Float32Array(r.layout.total));
+      return new ReplicaPool(new Replica(init), []);
     }
     // Count parameters the same way a replica will (trunk + heads) to size the shared buffers.
     const probe = countParams(init);
     const sabs = Array.from({ length: opts.workers }, () => new SharedArrayBuffer(probe * 4));
     const handles = sabs.map(() => new WorkerHandle(startWorker()));
-    const pool = new ReplicaPool(undefined, handles, undefined);
+    const pool = new ReplicaPool(undefined, handles);
     try {
       await Promise.all(handles.map((h, index) => h.call({ kind: 'init', init, backend: opts.backend, buffers: sabs, index })));
     } catch (e) {
@@ -188,21 +185,7 @@ export class ReplicaPool {
   async trainStep(micro: (LmBatch | TrainBatch)[], lr: number, clipNorm: number, step: number): Promise<StepResult> {
     const batches: TrainBatch[] = micro.map((m) => ('kind' in m ? m : { kind: 'lm', batch: m }));
     const scaleFor = (b: TrainBatch, units: number, total: number): number => (selfNormalised(b) ? 1 : units / total) / batches.length;
-    if (this.local) {
-      const g = this.localGrad!;
-      let loss = 0;
-      const margins: number[] = [];
-      const stats: Record<string, number> = {};
-      batches.forEach((b, i) => {
-        const r = this.local!.gradients(b, g, scaleFor(b, 1, 1), i > 0);
-        loss += r.loss / batches.length;
-        if (r.margins) margins.push(...r.margins);
-        addStats(stats, r.stats, 1 / batches.length);
-      });
-      if (step === this.poisonStep) loss = NaN;
-      const gradNorm = this.local.apply([g], lr, clipNorm, step, loss);
-      return { loss, gradNorm, ...(margins.length ? { margins } : {}), ...(Object.keys(stats).length ? { stats } : {}) };
-    }
+    if (this.local) return this.local.step(batches, lr, clipNorm, step, step === this.poisonStep);
     const k = this.workers.length;
     const results = await Promise.all(this.workers.map((w, wi) => {
       const parts = batches.map((b) => {

@@ -10,9 +10,10 @@ import { AdamW, type AdamWState } from '../core/training/optimizer';
 import { clipScale } from '../core/training/clip';
 import { NonFiniteError } from '../core/training/guard';
 import { Rng } from '../core/training/rng';
+import { trainStep } from '../core/training/step';
 import { betterRows, preferenceLoss, rewardsAtLast, type PairBatch } from '../core/training/preference';
 import { policyLoss, scaledTokenLogprobs, stateValues, valueLoss, type PolicyBatch, type PpoRows, type ValueBatch } from '../core/training/ppo';
-import { embeddingGradMode } from './backend';
+import { embeddingGradMode, samplesOnDevice } from './backend';
 
 export interface ReplicaInit {
   config: ModelConfig;
@@ -88,58 +89,111 @@ export class Replica {
   }
 
   /**
+   * The mean loss of a batch. Preference batches hand their reward margins to `keep`, and PPO,
+   * value and LM-regularised preference batches their diagnostics; those tensors outlive the
+   * gradient's scope and belong to the caller.
+   */
+  private loss(batch: TrainBatch, keep: { margins?: tf.Tensor; stats?: Record<string, tf.Scalar> }): tf.Scalar {
+    if (batch.kind === 'ppo' || batch.kind === 'value') {
+      const r = batch.kind === 'ppo' ? policyLoss(this.model, batch.batch) : valueLoss(this.model, batch.batch);
+      keep.stats = Object.fromEntries(Object.entries(r.stats).map(([k, v]) => [k, tf.keep(v)]));
+      return r.loss;
+    }
+    if (batch.kind === 'lm') {
+      const b = batch.batch;
+      const ids = tf.tensor2d(b.ids, [b.rows, b.cols], 'int32');
+      const mask = b.lossMask ? tf.tensor2d(b.lossMask, [b.rows, b.cols - 1]) : undefined;
+      return this.model.lmLoss(ids, mask);
+    }
+    const r = preferenceLoss(rewardsAtLast(this.model, batch.batch), tf.tensor1d(batch.batch.labels));
+    keep.margins = tf.keep(r.margins);
+    const w = batch.batch.lmWeight ?? 0;
+    if (w > 0 && batch.batch.cols > 1) {
+      const better = betterRows(batch.batch);
+      const lm = this.model.lmLoss(tf.tensor2d(better.ids, [better.rows, better.cols], 'int32'), tf.tensor2d(better.lossMask, [better.rows, better.cols - 1]));
+      keep.stats = { lm_loss: tf.keep(lm) };
+      return tf.add(r.loss, tf.mul(w, lm)) as tf.Scalar;
+    }
+    return r.loss;
+  }
+
+  /**
+   * One optimizer step of this replica alone, with everything on the device: the mean gradient of
+   * `batches` (micro-batches of equal weight), the global norm, the NaN/Inf guard, clipping
+   * (`clipNorm` 0: none) and AdamW. One read per step brings back the loss, the norm, and the
+   * preference margins and diagnostics that are logged.
+   */
+  async step(batches: TrainBatch[], lr: number, clipNorm: number, step: number, poison = false): Promise<{ loss: number; gradNorm: number; margins?: number[]; stats?: Record<string, number> }> {
+    const opt = this.optimizer;
+    if (!opt) throw new Error('this replica has no optimizer');
+    const kept = batches.map(() => ({}) as { margins?: tf.Tensor; stats?: Record<string, tf.Scalar> });
+    const keptTensors = (): tf.Tensor[] => kept.flatMap((k) => [...(k.margins ? [k.margins] : []), ...Object.values(k.stats ?? {})]);
+    try {
+      const r = await trainStep({
+        params: this.model.params,
+        optimizer: opt,
+        lr,
+        ...(clipNorm > 0 ? { clipNorm } : {}),
+        accumulate: batches.length,
+        lossFn: () => this.loss(batches[0]!, kept[0]!),
+        microLoss: (i) => this.loss(batches[i]!, kept[i]!),
+        step,
+        poison,
+        readAlso: keptTensors,
+      });
+      const margins: number[] = [];
+      const stats: Record<string, number> = {};
+      let at = 0;
+      for (const k of kept) {
+        if (k.margins) margins.push(...r.also[at++]!);
+        for (const name of Object.keys(k.stats ?? {})) stats[name] = (stats[name] ?? 0) + r.also[at++]![0]! / batches.length;
+      }
+      return { loss: r.loss, gradNorm: r.gradNorm, ...(margins.length ? { margins } : {}), ...(Object.keys(stats).length ? { stats } : {}) };
+    } finally {
+      for (const t of keptTensors()) t.dispose();
+    }
+  }
+
+  /**
    * Mean loss of a batch and its gradient times `scale`, written into `out` (flat layout), or
-   * added to it when `add` is set (gradient accumulation over micro-batches). Language-model
+   * added to it when `add` is set (gradient accumulation over micro-batches): the worker-thread
+   * path, where replicas meet in shared memory. Everything comes back in one read. Language-model
    * batches return the loss; preference batches also return each pair's reward margin.
    */
-  gradients(batch: TrainBatch, out: Float32Array, scale = 1, add = false): { loss: number; margins?: number[]; stats?: Record<string, number> } {
+  async gradients(batch: TrainBatch, out: Float32Array, scale = 1, add = false): Promise<{ loss: number; margins?: number[]; stats?: Record<string, number> }> {
     const vars = this.layout.names.map((n) => this.model.params.get(n)!);
-    return tf.tidy(() => {
-      let margins: tf.Tensor | undefined;
-      let stats: Record<string, tf.Scalar> | undefined;
-      const lossFn = (): tf.Scalar => {
-        if (batch.kind === 'ppo' || batch.kind === 'value') {
-          const r = batch.kind === 'ppo' ? policyLoss(this.model, batch.batch) : valueLoss(this.model, batch.batch);
-          stats = Object.fromEntries(Object.entries(r.stats).map(([k, v]) => [k, tf.keep(v)]));
-          return r.loss;
-        }
-        if (batch.kind === 'lm') {
-          const b = batch.batch;
-          const ids = tf.tensor2d(b.ids, [b.rows, b.cols], 'int32');
-          const mask = b.lossMask ? tf.tensor2d(b.lossMask, [b.rows, b.cols - 1]) : undefined;
-          return this.model.lmLoss(ids, mask);
-        }
-        const r = preferenceLoss(rewardsAtLast(this.model, batch.batch), tf.tensor1d(batch.batch.labels));
-        // Kept past variableGrads' own scope; read and freed below.
-        margins = tf.keep(r.margins);
-        const w = batch.batch.lmWeight ?? 0;
-        if (w > 0 && batch.batch.cols > 1) {
-          const better = betterRows(batch.batch);
-          const lm = this.model.lmLoss(tf.tensor2d(better.ids, [better.rows, better.cols], 'int32'), tf.tensor2d(better.lossMask, [better.rows, better.cols - 1]));
-          stats = { lm_loss: tf.keep(lm) };
-          return tf.add(r.loss, tf.mul(w, lm)) as tf.Scalar;
-        }
-        return r.loss;
-      };
-      const { value, grads } = tf.variableGrads(lossFn, vars);
-      for (let i = 0; i < vars.length; i++) {
-        const g = grads[vars[i]!.name];
-        const o = this.layout.offsets[i]!;
-        if (!g) {
-          if (!add) out.fill(0, o, o + this.layout.sizes[i]!);
-          continue;
-        }
-        const data = g.dataSync() as Float32Array;
-        if (add) for (let j = 0; j < data.length; j++) out[o + j]! += data[j]! * scale;
-        else if (scale === 1) out.set(data, o);
-        else for (let j = 0; j < data.length; j++) out[o + j] = data[j]! * scale;
+    const keep: { margins?: tf.Tensor; stats?: Record<string, tf.Scalar> } = {};
+    let marginCount = 0;
+    let statNames: string[] = [];
+    const packed = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => this.loss(batch, keep), vars);
+      const head: tf.Tensor[] = [tf.reshape(value, [1])];
+      if (keep.margins) {
+        marginCount = keep.margins.size;
+        head.push(tf.reshape(keep.margins, [-1]));
       }
-      const m = margins ? Array.from(margins.dataSync()) : undefined;
-      margins?.dispose();
-      const st = stats ? Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, v.dataSync()[0]!])) : undefined;
-      for (const v of Object.values(stats ?? {})) v.dispose();
-      return { loss: value.dataSync()[0]!, ...(m ? { margins: m } : {}), ...(st ? { stats: st } : {}) };
+      statNames = Object.keys(keep.stats ?? {});
+      for (const n of statNames) head.push(tf.reshape(keep.stats![n]!, [1]));
+      // A parameter the loss does not reach gets a zero gradient.
+      const flat = vars.map((v, i) => (grads[v.name] ? tf.reshape(grads[v.name]!, [-1]) : tf.zeros([this.layout.sizes[i]!])));
+      return tf.concat([...head, ...flat]);
     });
+    keep.margins?.dispose();
+    for (const v of Object.values(keep.stats ?? {})) v.dispose();
+    let host: Float32Array;
+    try {
+      host = (await packed.data()) as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    const base = 1 + marginCount + statNames.length;
+    const data = host.subarray(base);
+    if (add) for (let j = 0; j < data.length; j++) out[j]! += data[j]! * scale;
+    else if (scale === 1) out.set(data);
+    else for (let j = 0; j < data.length; j++) out[j] = data[j]! * scale;
+    const margins = keep.margins ? Array.from(host.subarray(1, 1 + marginCount)) : undefined;
+    const stats = statNames.length ? Object.fromEntries(statNames.map((n, i) => [n, host[1 + marginCount + i]!])) : undefined;
+    return { loss: host[0]!, ...(margins ? { margins } : {}), ...(stats ? { stats } : {}) };
   }
 
   /**
@@ -173,41 +227,43 @@ export class Replica {
   }
 
   /** r_a − r_b per pair, without gradients. */
-  margins(batch: PairBatch): number[] {
-    return tf.tidy(() => Array.from(preferenceLoss(rewardsAtLast(this.model, batch), tf.tensor1d(batch.labels)).margins.dataSync()));
+  margins(batch: PairBatch): Promise<number[]> {
+    return read(() => preferenceLoss(rewardsAtLast(this.model, batch), tf.tensor1d(batch.labels)).margins).then((x) => Array.from(x));
   }
 
   /** Log-probabilities and entropies of every next token (logits divided by `temperature`). */
-  tokenStats(rows: PpoRows, temperature: number): TokenStats {
-    return tf.tidy(() => {
+  async tokenStats(rows: PpoRows, temperature: number): Promise<TokenStats> {
+    const n = rows.rows * (rows.cols - 1);
+    const both = await read(() => {
       const r = scaledTokenLogprobs(this.model, tf.tensor2d(rows.ids, [rows.rows, rows.cols], 'int32'), temperature);
-      return { logprobs: r.logprobs.dataSync() as Float32Array, entropy: r.entropy.dataSync() as Float32Array };
+      return tf.concat([tf.reshape(r.logprobs, [-1]), tf.reshape(r.entropy, [-1])]);
     });
+    return { logprobs: both.slice(0, n), entropy: both.slice(n) };
   }
 
   /** The value head at every position but the last: [rows·(cols−1)]. */
-  values(rows: PpoRows): Float32Array {
-    return tf.tidy(() => stateValues(this.model, tf.tensor2d(rows.ids, [rows.rows, rows.cols], 'int32')).dataSync() as Float32Array);
+  values(rows: PpoRows): Promise<Float32Array> {
+    return read(() => stateValues(this.model, tf.tensor2d(rows.ids, [rows.rows, rows.cols], 'int32')));
   }
 
   /** The reward head at each row's last real token. */
-  rewards(batch: PairBatch): number[] {
-    return tf.tidy(() => Array.from(rewardsAtLast(this.model, batch).dataSync()));
+  rewards(batch: PairBatch): Promise<number[]> {
+    return read(() => rewardsAtLast(this.model, batch)).then((x) => Array.from(x));
   }
 
-  generate(req: GenerateRequest): Generation[] {
-    return generate(this.model, req.prompts, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, ...(req.topK !== undefined ? { topK: req.topK } : {}), ...(req.topP !== undefined ? { topP: req.topP } : {}), eosTokenIds: req.eosTokenIds, rng: new Rng(req.seed) });
+  generate(req: GenerateRequest): Promise<Generation[]> {
+    return generate(this.model, req.prompts, { maxNewTokens: req.maxNewTokens, temperature: req.temperature, ...(req.topK !== undefined ? { topK: req.topK } : {}), ...(req.topP !== undefined ? { topP: req.topP } : {}), eosTokenIds: req.eosTokenIds, rng: new Rng(req.seed), sampleOnDevice: samplesOnDevice() });
   }
 
-  score(prompt: number[], continuations: number[][]): ContinuationScore[] {
+  score(prompt: number[], continuations: number[][]): Promise<ContinuationScore[]> {
     return scoreContinuations(this.model, prompt, continuations);
   }
 
-  exportWeights(): WeightMap {
+  exportWeights(): Promise<WeightMap> {
     return this.model.exportWeights();
   }
 
-  optimizerState(): AdamWState | undefined {
+  async optimizerState(): Promise<AdamWState | undefined> {
     return this.optimizer?.state();
   }
 
@@ -218,5 +274,15 @@ export class Replica {
   dispose(): void {
     this.optimizer?.dispose();
     this.model.dispose();
+  }
+}
+
+/** Computes one tensor in a tidy scope and reads it back asynchronously (every backend can). */
+async function read(f: () => tf.Tensor): Promise<Float32Array> {
+  const t = tf.tidy(f);
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
   }
 }

@@ -30,12 +30,12 @@ async function handle(m: WorkerRequest): Promise<unknown> {
       let loss = 0;
       const margins: number[] = [];
       const stats: Record<string, number> = {};
-      m.parts.forEach((p, i) => {
-        const g = r.gradients(p.batch, own!, p.scale, i > 0);
+      for (const [i, p] of m.parts.entries()) {
+        const g = await r.gradients(p.batch, own!, p.scale, i > 0);
         loss += g.loss * p.weight;
         if (g.margins) margins.push(...g.margins);
         for (const [k, v] of Object.entries(g.stats ?? {})) stats[k] = (stats[k] ?? 0) + v * p.weight;
-      });
+      }
       if (m.parts.length === 0) own!.fill(0);
       return { loss, margins, stats };
     }

@@ -141,7 +141,7 @@ class Scheduler {
     private readonly maxBatch: number,
   ) {}
 
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => T | Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => this.push({ kind: 'fn', fn, resolve: resolve as (v: unknown) => void, reject }));
   }
 
@@ -170,7 +170,7 @@ class Scheduler {
         if (!head) break;
         if (head.kind === 'fn') {
           try {
-            head.resolve(head.fn());
+            head.resolve(await head.fn());
           } catch (e) {
             head.reject(e);
           }
@@ -193,7 +193,7 @@ class Scheduler {
           }
         }
         try {
-          const all = this.model.generate(batch.flatMap((t) => t.prompts), head.sampling);
+          const all = await this.model.generate(batch.flatMap((t) => t.prompts), head.sampling);
           let at = 0;
           for (const t of batch) {
             t.resolve(all.slice(at, at + t.prompts.length));

@@ -11,6 +11,7 @@ import { ByteTokenizer, byteSymbols, type Tokenizer } from '../core/model/tokeni
 import { CausalLM } from '../core/model/transformer';
 import { Rng } from '../core/training/rng';
 import type { ModelRef } from '../protocol/trainer';
+import { samplesOnDevice } from './backend';
 import { loadModel } from './engine';
 
 export interface ServeSampling {
@@ -114,7 +115,7 @@ export class ServeModel {
   }
 
   /** Samples continuations of each prompt (token ids) in one batch, with the config's EOS ids. */
-  generate(prompts: readonly (readonly number[])[], s: ServeSampling): Generation[] {
+  generate(prompts: readonly (readonly number[])[], s: ServeSampling): Promise<Generation[]> {
     this.check();
     return generate(this.model, prompts, {
       maxNewTokens: s.maxNewTokens,
@@ -125,6 +126,7 @@ export class ServeModel {
       eosTokenIds: [...this.model.config.eosTokenIds],
       rng: new Rng(s.seed),
       decode: (ids) => this.decode(ids),
+      sampleOnDevice: samplesOnDevice(),
     });
   }
 
@@ -132,7 +134,7 @@ export class ServeModel {
    * One pass over `ids`: for each position t in [from, ids.length), the log-probability of ids[t]
    * given ids[0..t) and the `k` most likely tokens at t (log softmax of the raw logits). `from` ≥ 1.
    */
-  tokenLogprobs(ids: readonly number[], from: number, k: number): PositionLogprobs[] {
+  async tokenLogprobs(ids: readonly number[], from: number, k: number): Promise<PositionLogprobs[]> {
     this.check();
     const T = ids.length;
     const start = Math.max(1, from);
@@ -153,9 +155,9 @@ export class ServeModel {
       return { chosen: picked, topValues: top.values, topIndices: top.indices };
     });
     try {
-      const c = chosen.dataSync() as Float32Array;
-      const tv = topValues ? (topValues.dataSync() as Float32Array) : new Float32Array(0);
-      const ti = topIndices ? (topIndices.dataSync() as Int32Array) : new Int32Array(0);
+      const c = (await chosen.data()) as Float32Array;
+      const tv = topValues ? ((await topValues.data()) as Float32Array) : new Float32Array(0);
+      const ti = topIndices ? ((await topIndices.data()) as Int32Array) : new Int32Array(0);
       const out: PositionLogprobs[] = [];
       for (let i = 0; i < N; i++) {
         const top: { token: number; logprob: number }[] = [];

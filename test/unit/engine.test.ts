@@ -176,33 +176,42 @@ describe('engine (wasm)', () => {
     assert.ok(maxDiff / maxRef < 1e-4, `PyTorch logits of the saved model differ by ${maxDiff / maxRef}`);
   });
 
-  it('stops at an EOS only when the model names one', () => {
+  it('stops at an EOS only when the model names one', async () => {
     const config = presetConfig('nano');
     const rng = new Rng(2);
     const model = CausalLM.init(config, () => rng.normal());
-    const [free] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
+    const [free] = await generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
     assert.equal(free!.tokens.length, 6);
     assert.equal(free!.finishReason, 'length');
     const eos = free!.tokens[2]!;
-    const [stopped] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [eos], rng: new Rng(1) });
+    const [stopped] = await generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [eos], rng: new Rng(1) });
     assert.equal(stopped!.finishReason, 'eos');
     assert.deepEqual(stopped!.tokens, free!.tokens.slice(0, free!.tokens.indexOf(eos) + 1));
     // A stop string ends a sequence; the text and tokens stop before it.
     const decode = (ids: number[]): string => ids.map((i) => String.fromCharCode(65 + (i % 26))).join('');
     const fullText = decode(free!.tokens);
     const stopAt = fullText.slice(3, 5);
-    const [cut] = generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], stop: [stopAt], decode, rng: new Rng(1) });
+    const [cut] = await generate(model, [[5, 6, 7]], { maxNewTokens: 6, temperature: 0, eosTokenIds: [], stop: [stopAt], decode, rng: new Rng(1) });
     assert.equal(cut!.finishReason, 'stop');
     assert.equal(cut!.text, fullText.slice(0, fullText.indexOf(stopAt)));
     assert.deepEqual(cut!.tokens, free!.tokens.slice(0, fullText.indexOf(stopAt)));
     // Sampling is reproducible from the seed.
-    const s1 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
-    const s2 = generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
+    const s1 = await generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
+    const s2 = await generate(model, [[5, 6, 7]], { maxNewTokens: 8, temperature: 1, topK: 20, topP: 0.9, eosTokenIds: [], rng: new Rng(9) });
     assert.deepEqual(s1, s2);
+    // Picking on the device (what GPU backends do) draws the same numbers and picks the same
+    // tokens as picking on the host, for greedy decoding and temperature sampling alike.
+    const prompts = [[5, 6, 7], [9], [3, 4]];
+    for (const temperature of [0, 0.8, 1.3]) {
+      const host = await generate(model, prompts, { maxNewTokens: 10, temperature, eosTokenIds: [eos], rng: new Rng(21) });
+      const device = await generate(model, prompts, { maxNewTokens: 10, temperature, eosTokenIds: [eos], rng: new Rng(21), sampleOnDevice: true });
+      assert.deepEqual(device.map((g) => [g.tokens, g.finishReason]), host.map((g) => [g.tokens, g.finishReason]), `temperature ${temperature}`);
+      device.forEach((g, i) => g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - host[i]!.logprobs[j]!) < 1e-4, `logprob ${lp} vs ${host[i]!.logprobs[j]}`)));
+    }
     model.dispose();
   });
 
-  it('scalar heads on the trunk: a reward head learns a preference, a value head scores every token', () => {
+  it('scalar heads on the trunk: a reward head learns a preference, a value head scores every token', async () => {
     const config = presetConfig('nano');
     const rng = new Rng(4);
     const model = CausalLM.init(config, () => rng.normal(), ['reward', 'value']);
@@ -223,7 +232,7 @@ describe('engine (wasm)', () => {
     assert.ok(margin() > before + 1, `margin ${before} → ${margin()}`);
     const values = tf.tidy(() => model.head(model.forward(good).hidden, 'value').dataSync());
     assert.equal(values.length, 6);
-    const saved = model.exportWeights();
+    const saved = await model.exportWeights();
     assert.ok(saved.has('reward.w') && saved.has('value.b'));
     good.dispose();
     bad.dispose();

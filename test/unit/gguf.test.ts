@@ -327,24 +327,24 @@ describe('llama-cpp provider: llama.cpp runs exported models as the engine does'
         lm?.dispose();
       });
 
-      const engineGreedy = (prompt: string, maxNew: number): { text: string; count: number; finish: string } => {
+      const engineGreedy = async (prompt: string, maxNew: number): Promise<{ text: string; count: number; finish: string }> => {
         const ids = loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
-        const [g] = generate(lm, [ids], { maxNewTokens: maxNew, temperature: 0, eosTokenIds: [...loaded.config.eosTokenIds], rng: new Rng(0) });
+        const [g] = await generate(lm, [ids], { maxNewTokens: maxNew, temperature: 0, eosTokenIds: [...loaded.config.eosTokenIds], rng: new Rng(0) });
         const eos = g!.finishReason === 'eos';
         const kept = eos ? g!.tokens.slice(0, -1) : g!.tokens;
         return { text: loaded.tokenizer.decode(kept, { skipSpecialTokens: true }), count: g!.tokens.length, finish: g!.finishReason };
       };
 
-      const engineScores = (prompt: string): number[] => {
+      const engineScores = async (prompt: string): Promise<number[]> => {
         const ids = loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
-        return scoreContinuations(lm, ids, OPTIONS.map((o) => loaded.tokenizer.encode(o, { addSpecialTokens: false }))).map((s) => s.total);
+        return (await scoreContinuations(lm, ids, OPTIONS.map((o) => loaded.tokenizer.encode(o, { addSpecialTokens: false })))).map((s) => s.total);
       };
 
       it('greedy completions equal the engine\'s greedy generation', async () => {
         assert.equal(provider.contextSize, loaded.config.maxPositions);
         const got = await provider.complete(PROMPTS.map((prompt) => ({ prompt, maxTokens: 16, temperature: 0 })));
         for (const [i, prompt] of PROMPTS.entries()) {
-          const want = engineGreedy(prompt, 16);
+          const want = await engineGreedy(prompt, 16);
           assert.deepEqual({ text: got[i]!.text, count: got[i]!.completionTokens, finish: got[i]!.finishReason }, want, `prompt ${JSON.stringify(prompt)}`);
         }
       });
@@ -352,7 +352,7 @@ describe('llama-cpp provider: llama.cpp runs exported models as the engine does'
       it('choose() gives scoreContinuations\' log-probabilities (1e-3 relative), method exact', async () => {
         const got = await provider.choose(PROMPTS.map((prompt) => ({ prompt, options: OPTIONS })));
         for (const [i, prompt] of PROMPTS.entries()) {
-          const want = engineScores(prompt);
+          const want = await engineScores(prompt);
           assert.equal(got[i]!.method, 'exact');
           for (const [j, w] of want.entries()) {
             const g = got[i]!.logprobs[j]!;
@@ -368,7 +368,7 @@ describe('llama-cpp provider: llama.cpp runs exported models as the engine does'
           // llama.cpp's GPT-2 GELU reads a half-precision table on the CPU: only ~1e-4 there.
           const tol = loaded.config.arch === 'llama' ? 1e-5 : 1e-3;
           for (const [i, prompt] of PROMPTS.entries()) {
-            const want = engineScores(prompt);
+            const want = await engineScores(prompt);
             for (const [j, w] of want.entries()) {
               const g = got[i]!.logprobs[j]!;
               assert.ok(Math.abs(g - w) <= tol * Math.max(1, Math.abs(w)), `prompt ${i} option ${JSON.stringify(OPTIONS[j])}: llama.cpp ${g}, engine ${w}`);
@@ -380,7 +380,7 @@ describe('llama-cpp provider: llama.cpp runs exported models as the engine does'
       });
 
       it('stop strings cut the text; sampling with a seed repeats; requests of one call differ; concurrent calls', async () => {
-        const greedy = engineGreedy(PROMPTS[0]!, 16).text;
+        const greedy = (await engineGreedy(PROMPTS[0]!, 16)).text;
         const stop = greedy.slice(3, 5);
         const [cut] = await provider.complete([{ prompt: PROMPTS[0]!, maxTokens: 16, temperature: 0, stop: [stop] }]);
         assert.equal(cut!.finishReason, 'stop');
@@ -396,9 +396,9 @@ describe('llama-cpp provider: llama.cpp runs exported models as the engine does'
           provider.choose([{ prompt: PROMPTS[0]!, options: OPTIONS }]),
           provider.complete([{ prompt: PROMPTS[0]!, maxTokens: 8, temperature: 0 }]),
         ]);
-        assert.equal(c1[0]!.text, engineGreedy(PROMPTS[2]!, 8).text);
-        assert.equal(c3[0]!.text, engineGreedy(PROMPTS[0]!, 8).text);
-        engineScores(PROMPTS[0]!).forEach((w, j) => assert.ok(Math.abs(c2[0]!.logprobs[j]! - w) <= 1e-3 * Math.max(1, Math.abs(w))));
+        assert.equal(c1[0]!.text, (await engineGreedy(PROMPTS[2]!, 8)).text);
+        assert.equal(c3[0]!.text, (await engineGreedy(PROMPTS[0]!, 8)).text);
+        (await engineScores(PROMPTS[0]!)).forEach((w, j) => assert.ok(Math.abs(c2[0]!.logprobs[j]! - w) <= 1e-3 * Math.max(1, Math.abs(w))));
       });
     });
   }

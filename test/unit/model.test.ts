@@ -64,15 +64,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
       it(`${name}: KV-cache decoding equals full recomputation; greedy tokens equal PyTorch's`, async () => {
         const before = tf.memory().numTensors;
         const { model, expected } = await load(name);
-        const [g] = generate(model, [expected.greedy.prompt], { maxNewTokens: expected.greedy.new_tokens.length, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
+        const [g] = await generate(model, [expected.greedy.prompt], { maxNewTokens: expected.greedy.new_tokens.length, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
         assert.deepEqual(g!.tokens, expected.greedy.new_tokens);
         // The cached log-probabilities equal those of one full forward pass over prompt + output.
         const full = [...expected.greedy.prompt, ...g!.tokens];
-        const [scored] = scoreContinuations(model, expected.greedy.prompt, [g!.tokens]);
+        const [scored] = await scoreContinuations(model, expected.greedy.prompt, [g!.tokens]);
         assert.ok(maxRelErr(g!.logprobs, scored!.logprobs) < 1e-4, `cache ${g!.logprobs} vs full ${scored!.logprobs}`);
         assert.equal(full.length, expected.greedy.prompt.length + expected.greedy.new_tokens.length);
         // Left padding in a batch changes nothing.
-        const [, padded] = generate(model, [[...expected.greedy.prompt, 5, 6, 7], expected.greedy.prompt], { maxNewTokens: 4, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
+        const [, padded] = await generate(model, [[...expected.greedy.prompt, 5, 6, 7], expected.greedy.prompt], { maxNewTokens: 4, temperature: 0, eosTokenIds: [], rng: new Rng(1) });
         assert.deepEqual(padded!.tokens, expected.greedy.new_tokens.slice(0, 4));
         model.dispose();
         assert.equal(tf.memory().numTensors, before, 'generation leaves no tensors behind');

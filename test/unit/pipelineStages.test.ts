@@ -168,7 +168,7 @@ describe('embedded provider', () => {
       assert.equal(choice!.method, 'exact');
       const tok = provider.model.tokenizer;
       const model = CausalLM.fromWeights(provider.model.config, provider.model.weights);
-      const want = scoreContinuations(model, tok.encode('Which? The answer is:'), [tok.encode(' (A)', { addSpecialTokens: false }), tok.encode(' (B)', { addSpecialTokens: false })]);
+      const want = await scoreContinuations(model, tok.encode('Which? The answer is:'), [tok.encode(' (A)', { addSpecialTokens: false }), tok.encode(' (B)', { addSpecialTokens: false })]);
       model.dispose();
       assert.ok(Math.abs(choice!.logprobs[0]! - want[0]!.total) < 1e-4);
       assert.ok(Math.abs(choice!.logprobs[1]! - want[1]!.total) < 1e-4);

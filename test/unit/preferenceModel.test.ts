@@ -29,7 +29,7 @@ describe('preference-model training', () => {
     assert.deepEqual([...b.lossMask], [1, 1, 1, 0, 1, 1, 0, 0]);
   });
 
-  it('adds the weighted LM loss of the better responses to the preference loss, gradients included', () => {
+  it('adds the weighted LM loss of the better responses to the preference loss, gradients included', async () => {
     const config = presetConfig('nano');
     const rng = new Rng(4);
     const weights = initWeights(config, () => rng.normal(), ['reward']);
@@ -37,8 +37,8 @@ describe('preference-model training', () => {
     const n = replica.layout.total;
     const gPlain = new Float32Array(n);
     const gLm = new Float32Array(n);
-    const plain = replica.gradients({ kind: 'pm', batch }, gPlain);
-    const withLm = replica.gradients({ kind: 'pm', batch: { ...batch, lmWeight: 0.5 } }, gLm);
+    const plain = await replica.gradients({ kind: 'pm', batch }, gPlain);
+    const withLm = await replica.gradients({ kind: 'pm', batch: { ...batch, lmWeight: 0.5 } }, gLm);
     const model = CausalLM.fromWeights(config, weights);
     model.addHead('reward', () => 0, weights);
     const b = betterRows(batch);

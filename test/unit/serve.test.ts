@@ -27,7 +27,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 interface Reference {
   loaded: LoadedModel;
   model: CausalLM;
-  greedy(prompt: string, maxNew: number): { text: string; tokens: number[]; logprobs: number[] };
+  greedy(prompt: string, maxNew: number): Promise<{ text: string; tokens: number[]; logprobs: number[] }>;
 }
 
 async function reference(ref: ModelRef): Promise<Reference> {
@@ -36,9 +36,9 @@ async function reference(ref: ModelRef): Promise<Reference> {
   return {
     loaded,
     model,
-    greedy(prompt, maxNew) {
+    async greedy(prompt, maxNew) {
       const ids = loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
-      const [g] = generate(model, [ids], { maxNewTokens: maxNew, temperature: 0, eosTokenIds: [...loaded.config.eosTokenIds], rng: new Rng(0) });
+      const [g] = await generate(model, [ids], { maxNewTokens: maxNew, temperature: 0, eosTokenIds: [...loaded.config.eosTokenIds], rng: new Rng(0) });
       return { text: loaded.tokenizer.decode(g!.tokens, { skipSpecialTokens: true }), tokens: g!.tokens, logprobs: g!.logprobs };
     },
   };
@@ -100,7 +100,7 @@ describe('serve: OpenAI-compatible server', () => {
     it(`${which}: greedy completion equals the engine's greedy generation`, async () => {
       const [server, ref] = which === 'nano' ? [nano, nanoRef] : [llama, llamaRef];
       const prompt = 'Human: is the sky blue?\n\nAssistant:';
-      const want = ref.greedy(prompt, 12);
+      const want = await ref.greedy(prompt, 12);
       const r = await post(`${server.baseUrl}/completions`, { model: which, prompt, max_tokens: 12, temperature: 0 });
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json['object'], 'text_completion');
@@ -119,7 +119,7 @@ describe('serve: OpenAI-compatible server', () => {
 
   it('logprobs: k entries per token; the chosen token is listed with its own logprob, the largest when greedy', async () => {
     const prompt = 'The assistant should be helpful';
-    const want = nanoRef.greedy(prompt, 8);
+    const want = await nanoRef.greedy(prompt, 8);
     const r = await post(`${nano.baseUrl}/completions`, { prompt, max_tokens: 8, temperature: 0, logprobs: 5 });
     assert.equal(r.status, 200);
     const lp = r.json['choices'][0].logprobs as Json;
@@ -149,7 +149,7 @@ describe('serve: OpenAI-compatible server', () => {
       const ids = ref.loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
       assert.equal(r.json['usage'].completion_tokens, 0);
       assert.equal(r.json['usage'].prompt_tokens, ids.length);
-      const [want] = scoreContinuations(ref.model, ids.slice(0, 1), [ids.slice(1)]);
+      const [want] = await scoreContinuations(ref.model, ids.slice(0, 1), [ids.slice(1)]);
       const got = c.logprobs.token_logprobs as (number | null)[];
       assert.equal(got.length, ids.length);
       assert.equal(got[0], null);
@@ -162,7 +162,7 @@ describe('serve: OpenAI-compatible server', () => {
     const messages = [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Hello?' }];
     const rendered = renderChat(messages as never);
     assert.equal(rendered, 'Be kind.\n\nHuman: Hello?\n\nAssistant:');
-    const want = nanoRef.greedy(rendered, 6);
+    const want = await nanoRef.greedy(rendered, 6);
     const r = await post(`${nano.baseUrl}/chat/completions`, { model: 'nano', messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json['object'], 'chat.completion');
@@ -187,7 +187,7 @@ describe('serve: OpenAI-compatible server', () => {
 
   it('stop strings cut the text before the first one', async () => {
     const prompt = 'Human: tell me a story';
-    const full = llamaRef.greedy(prompt, 24);
+    const full = await llamaRef.greedy(prompt, 24);
     const tok = llamaRef.loaded.tokenizer;
     // a stop string the greedy text holds, after its start: one generated token's text
     const stop = full.tokens.map((t) => tok.decode([t], { skipSpecialTokens: true })).find((s, i) => i > 0 && s.trim() !== '' && !s.includes('\uFFFD') && full.text.indexOf(s) > 0);
@@ -218,7 +218,8 @@ describe('serve: OpenAI-compatible server', () => {
 
   it('concurrent requests give what each gives alone, with no tensors left behind', async () => {
     const prompts = ['a', 'Human: why?', 'The quick brown fox jumps', 'ok then, what next'];
-    const alone = prompts.map((p) => nanoRef.greedy(p, 8).text);
+    const alone: string[] = [];
+    for (const p of prompts) alone.push((await nanoRef.greedy(p, 8)).text);
     const round = (): Promise<{ json: Json }[]> => Promise.all(prompts.map((prompt) => post(`${nano.baseUrl}/completions`, { prompt, max_tokens: 8, temperature: 0, logprobs: 1 })));
     const first = await round();
     assert.deepEqual(first.map((r) => r.json['choices'][0].text), alone);

@@ -176,7 +176,7 @@ describe('learning-rate schedules', () => {
 });
 
 describe('AdamW', () => {
-  it('matches a hand-computed PyTorch AdamW update for 3 steps', () => {
+  it('matches a hand-computed PyTorch AdamW update for 3 steps', async () => {
     const lr = 0.1;
     const beta1 = 0.9;
     const beta2 = 0.999;
@@ -223,7 +223,7 @@ describe('AdamW', () => {
     assert.equal(opt.stepCount, 3);
     assertClose(values(w), reference(w0, gw, true), 1e-6, 'w');
     assertClose(values(b), reference(b0, gb, false), 1e-6, 'b (1-D: no decay)');
-    const s = opt.state();
+    const s = await opt.state();
     assert.equal(s.step, 3);
     assert.deepEqual(s.m.get('w')?.shape, [2, 2]);
     assert.ok(Math.abs(s.m.get('b')!.data[0]! - (0.9 * (0.9 * 0.1 * 1 + 0.1 * 0.5) + 0.1 * -2)) < 1e-6);
@@ -252,10 +252,10 @@ describe('AdamW', () => {
     g.dispose();
   });
 
-  it('rejects a state that does not fit its parameters', () => {
+  it('rejects a state that does not fit its parameters', async () => {
     const w = variable(() => tf.ones([2, 2]));
     const opt = new AdamW(new Map([['w', w]]), { lr: 0.1 });
-    const s = opt.state();
+    const s = await opt.state();
     assert.throws(() => opt.loadState({ ...s, m: new Map([['w', { shape: [4], data: new Float32Array(4) }]]) }), /shape/);
     assert.throws(() => opt.loadState({ ...s, v: new Map() }), /lacks parameter 'w'/);
     assert.throws(() => opt.step(new Map([['x', tf.ones([1])]])), /unknown parameter 'x'/);
@@ -265,19 +265,27 @@ describe('AdamW', () => {
 });
 
 describe('gradient clipping', () => {
-  it('computes the global norm and scales as clip_grad_norm_', () => {
-    tf.tidy(() => {
-      const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 4])], ['b', tf.tensor2d([[12]])]]);
-      assert.ok(Math.abs(globalNorm(grads).dataSync()[0]! - 13) < 1e-5);
-      const clipped = clipByGlobalNorm(grads, 6.5);
+  it('computes the global norm and scales as clip_grad_norm_', async () => {
+    const before = tf.memory().numTensors;
+    const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 4])], ['b', tf.tensor2d([[12]])]]);
+    {
+      const n = globalNorm(grads);
+      assert.ok(Math.abs(n.dataSync()[0]! - 13) < 1e-5);
+      n.dispose();
+      const clipped = await clipByGlobalNorm(grads, 6.5);
       assert.ok(Math.abs(clipped.norm - 13) < 1e-5);
       const scale = 6.5 / (13 + 1e-6);
       assertClose(values(clipped.grads.get('a')!), [3 * scale, 4 * scale], 1e-6, 'a');
       assertClose(values(clipped.grads.get('b')!), [12 * scale], 1e-6, 'b');
-      assert.ok(Math.abs(globalNorm(clipped.grads).dataSync()[0]! - 6.5) < 1e-5);
-      const loose = clipByGlobalNorm(grads, 100);
+      const n2 = globalNorm(clipped.grads);
+      assert.ok(Math.abs(n2.dataSync()[0]! - 6.5) < 1e-5);
+      n2.dispose();
+      tf.dispose([...clipped.grads.values()]);
+      const loose = await clipByGlobalNorm(grads, 100);
       assert.equal(loose.grads.get('a'), grads.get('a'), 'below the limit the gradients pass as they are');
-    });
+    }
+    tf.dispose([...grads.values()]);
+    assert.equal(tf.memory().numTensors, before, 'clipped gradients are the caller\'s to free, and nothing else is left');
   });
 });
 
@@ -335,14 +343,14 @@ describe('gradient accumulation', () => {
     p.dispose();
   });
 
-  it('trainStep with accumulate = 4 takes the same step as the full batch', () => {
+  it('trainStep with accumulate = 4 takes the same step as the full batch', async () => {
     const a = linearProblem(13);
     const b = linearProblem(13);
     const optA = new AdamW(new Map([['W', a.W], ['b', a.b]]), { lr: 0.05 });
     const optB = new AdamW(new Map([['W', b.W], ['b', b.b]]), { lr: 0.05 });
     const numTensors = tf.memory().numTensors;
-    const ra = trainStep({ params: new Map([['W', a.W], ['b', a.b]]), lossFn: () => a.loss(0, 8), optimizer: optA, lr: 0.05, step: 0 });
-    const rb = trainStep({
+    const ra = await trainStep({ params: new Map([['W', a.W], ['b', a.b]]), lossFn: () => a.loss(0, 8), optimizer: optA, lr: 0.05, step: 0 });
+    const rb = await trainStep({
       params: new Map([['W', b.W], ['b', b.b]]),
       lossFn: () => b.loss(0, 8),
       microLoss: (i) => b.loss(2 * i, 2 * i + 2),
@@ -375,19 +383,19 @@ describe('NaN/Inf guard', () => {
     assert.equal(e.step, 12);
   });
 
-  it('trainStep throws before touching the weights', () => {
+  it('trainStep throws before touching the weights', async () => {
     const p = linearProblem(14);
     const params = new Map<string, tf.Variable>([['W', p.W], ['b', p.b]]);
     const opt = new AdamW(params, { lr: 0.1 });
     const W0 = values(p.W);
     const b0 = values(p.b);
     const numTensors = tf.memory().numTensors;
-    assert.throws(
+    await assert.rejects(
       () => trainStep({ params, lossFn: () => tf.tidy(() => tf.mul(p.loss(0, 8), NaN) as tf.Scalar), optimizer: opt, lr: 0.1, step: 12 }),
       (e: unknown) => e instanceof NonFiniteError && e.what === 'loss' && e.step === 12 && /loss is NaN at step 12/.test(e.message),
     );
     // A finite loss whose gradient is infinite: d√w/dw at w = 0.
-    assert.throws(
+    await assert.rejects(
       () => trainStep({ params, lossFn: () => tf.tidy(() => tf.sum(tf.sqrt(tf.mul(p.W, 0))) as tf.Scalar), optimizer: opt, lr: 0.1, step: 13 }),
       (e: unknown) => e instanceof NonFiniteError && e.what === 'gradient norm' && e.step === 13,
     );
@@ -428,22 +436,22 @@ function mlp(seed: number) {
   return { params, lossFn, dispose };
 }
 
-function train(m: ReturnType<typeof mlp>, opt: AdamW, from: number, steps: number): number[] {
+async function train(m: ReturnType<typeof mlp>, opt: AdamW, from: number, steps: number): Promise<number[]> {
   const losses: number[] = [];
   for (let s = from; s < from + steps; s++) {
-    losses.push(trainStep({ params: m.params, lossFn: m.lossFn, optimizer: opt, lr: 0.02, clipNorm: 1, step: s }).loss);
+    losses.push((await trainStep({ params: m.params, lossFn: m.lossFn, optimizer: opt, lr: 0.02, clipNorm: 1, step: s })).loss);
   }
   return losses;
 }
 
 describe('trainStep on a small MLP', () => {
-  it('lowers the loss over 100 steps without leaking tensors', () => {
+  it('lowers the loss over 100 steps without leaking tensors', async () => {
     const m = mlp(1);
     const opt = new AdamW(m.params, { lr: 0.02 });
     const losses: number[] = [];
     let afterFirst = 0;
     for (let s = 0; s < 100; s++) {
-      const r = trainStep({ params: m.params, lossFn: m.lossFn, optimizer: opt, lr: 0.02, clipNorm: 1, step: s });
+      const r = await trainStep({ params: m.params, lossFn: m.lossFn, optimizer: opt, lr: 0.02, clipNorm: 1, step: s });
       assert.ok(Number.isFinite(r.gradNorm) && r.gradNorm > 0);
       losses.push(r.loss);
       if (s === 0) afterFirst = tf.memory().numTensors;
@@ -455,30 +463,30 @@ describe('trainStep on a small MLP', () => {
     m.dispose();
   });
 
-  it('gives identical losses for the same seed', () => {
-    const runs = [1, 2].map(() => {
+  it('gives identical losses for the same seed', async () => {
+    const runs: number[][] = [];
+    for (let k = 0; k < 2; k++) {
       const m = mlp(5);
       const opt = new AdamW(m.params, { lr: 0.02 });
-      const l = train(m, opt, 0, 20);
+      runs.push(await train(m, opt, 0, 20));
       opt.dispose();
       m.dispose();
-      return l;
-    });
+    }
     assert.deepEqual(runs[0], runs[1]);
     const other = mlp(6);
     const opt = new AdamW(other.params, { lr: 0.02 });
-    assert.notDeepEqual(train(other, opt, 0, 20), runs[0]);
+    assert.notDeepEqual(await train(other, opt, 0, 20), runs[0]);
     opt.dispose();
     other.dispose();
   });
 
-  it('resumes from optimizer state to identical losses', () => {
+  it('resumes from optimizer state to identical losses', async () => {
     const m = mlp(8);
     const opt = new AdamW(m.params, { lr: 0.02 });
-    train(m, opt, 0, 10);
+    await train(m, opt, 0, 10);
     const weights = new Map([...m.params].map(([k, v]) => [k, { shape: [...v.shape], data: Float32Array.from(v.dataSync()) }]));
-    const saved = opt.state();
-    const continued = train(m, opt, 10, 10);
+    const saved = await opt.state();
+    const continued = await train(m, opt, 10, 10);
     opt.dispose();
 
     // Fresh variables and a fresh optimizer, loaded from the snapshot.
@@ -490,7 +498,7 @@ describe('trainStep on a small MLP', () => {
     const opt2 = new AdamW(m2.params, { lr: 0.02 });
     opt2.loadState(saved);
     assert.equal(opt2.stepCount, 10);
-    assert.deepEqual(train(m2, opt2, 10, 10), continued);
+    assert.deepEqual(await train(m2, opt2, 10, 10), continued);
     opt2.dispose();
     m.dispose();
     m2.dispose();

@@ -4,13 +4,20 @@
 // Without a driver the device tests skip and say why; CAI_REQUIRE_WEBGPU=1 makes that a failure.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../../src/core/model/config';
-import { CausalLM } from '../../src/core/model/transformer';
+import { CausalLM, initWeights } from '../../src/core/model/transformer';
+import type { PairBatch } from '../../src/core/training/preference';
 import type { GpuAdapterInfo } from '../../src/protocol/trainer';
+import { Replica, type TrainBatch } from '../../src/trainer/replica';
 import { AUTO_ORDER, initializeBackend, isSoftwareAdapter, noAdapterReason, probeWebGpu, webgpuRefusal, type WebGpuProbe } from '../../src/trainer/backend';
 
+const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const LAVAPIPE: GpuAdapterInfo = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1', software: true };
 const HARDWARE: GpuAdapterInfo = { vendor: 'nvidia', architecture: 'ada', device: '', description: 'NVIDIA GeForce RTX 4090', software: false };
 const fake = (probe: WebGpuProbe) => ({ probeWebGpu: async (): Promise<WebGpuProbe> => probe });
@@ -127,5 +134,140 @@ describe('webgpu backend on a device', () => {
       }
     }
     t.diagnostic(`loss ${got.loss} vs ${want.loss} (|Δ| ${Math.abs(got.loss - want.loss).toExponential(2)}); worst gradient error ${worst.toExponential(2)} of each tensor's largest value`);
+  });
+});
+
+const GPT2_NANO: ModelConfig = { arch: 'gpt2', vocabSize: 37, dModel: 16, nLayers: 2, nHeads: 2, nKvHeads: 2, headDim: 8, dFf: 64, maxPositions: 24, normEps: 1e-5, ropeTheta: 10000, activation: 'gelu_new', tieEmbeddings: true, qkvBias: true, projBias: true, eosTokenIds: [] };
+
+/**
+ * Every engine path a run takes, on the current backend, as named lists of numbers: optimizer
+ * steps on language-model (two micro-batches), preference (with the LM term), PPO policy and
+ * value batches; then per-token statistics, values, rewards and margins; greedy and sampled
+ * KV-cached generation of left-padded prompts; scoring; the exported weights and optimizer state.
+ */
+async function enginePaths(config: ModelConfig): Promise<Map<string, number[]>> {
+  let s = 977;
+  const normal = (): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648 - 0.5) * 2;
+  };
+  const V = config.vocabSize;
+  const tok = (i: number): number => (i * 7 + 3) % V;
+  const replica = new Replica({ config, weights: initWeights(config, normal, ['reward', 'value']), heads: ['reward', 'value'], optimizer: { lr: 1e-2, weightDecay: 0.01 } });
+  const out = new Map<string, number[]>();
+  const put = (name: string, r: { loss: number; gradNorm: number; margins?: number[]; stats?: Record<string, number> }): void => {
+    out.set(`${name}.loss`, [r.loss, r.gradNorm]);
+    if (r.margins) out.set(`${name}.margins`, r.margins);
+    for (const [k, v] of Object.entries(r.stats ?? {})) out.set(`${name}.${k}`, [v]);
+  };
+  try {
+    const cols = 6;
+    const rows = 4;
+    const ids = Int32Array.from({ length: rows * cols }, (_, i) => tok(i));
+    const mask = Float32Array.from({ length: rows * (cols - 1) }, (_, i) => (i % (cols - 1) >= 2 ? 1 : 0));
+    const lm = (k: number): TrainBatch => ({ kind: 'lm', batch: { ids: Int32Array.from(ids, (x) => (x + k) % V), rows, cols } });
+    put('lm', await replica.step([lm(0), lm(1)], 1e-2, 1, 0));
+    const pair: PairBatch = { ids, rows, cols, lengths: Int32Array.from([6, 4, 5, 6]), labels: Float32Array.from([0.8, 0.3]), lmWeight: 0.5 };
+    put('pm', await replica.step([{ kind: 'pm', batch: pair }], 1e-2, 1, 1));
+    const ppoRows = { ids, rows, cols, mask };
+    const stats = await replica.tokenStats(ppoRows, 0.7);
+    out.set('tokenStats.logprobs', [...stats.logprobs]);
+    out.set('tokenStats.entropy', [...stats.entropy]);
+    const values = await replica.values(ppoRows);
+    out.set('values', [...values]);
+    const advantages = Float32Array.from(mask, (m, i) => m * Math.sin(i));
+    put('ppo', await replica.step([{ kind: 'ppo', batch: { ...ppoRows, old: Float32Array.from(stats.logprobs, (x) => x - 0.05), advantages, cliprange: 0.2, norm: 12, temperature: 0.7 } }], 1e-2, 1, 2));
+    put('value', await replica.step([{ kind: 'value', batch: { ...ppoRows, old: values, returns: Float32Array.from(mask, (m, i) => m * Math.cos(i)), cliprange: 0.2, norm: 12, coef: 0.1 } }], 1e-2, 1, 3));
+    out.set('rewards', await replica.rewards({ ...pair, labels: new Float32Array(0) }));
+    out.set('margins', await replica.margins(pair));
+    const prompts = [[tok(1), tok(2), tok(3), tok(4)], [tok(5)], [tok(6), tok(7)]];
+    const greedy = await replica.generate({ prompts, maxNewTokens: 6, temperature: 0, eosTokenIds: [], seed: 1 });
+    greedy.forEach((g, i) => {
+      out.set(`greedy.${i}.tokens`, g.tokens);
+      out.set(`greedy.${i}.logprobs`, g.logprobs);
+    });
+    const sampled = await replica.generate({ prompts, maxNewTokens: 6, temperature: 1, topK: 8, topP: 0.95, eosTokenIds: [], seed: 7 });
+    sampled.forEach((g, i) => out.set(`sampled.${i}.tokens`, g.tokens));
+    // Plain temperature sampling: picked on the device on webgpu, on the host on the CPU.
+    const plain = await replica.generate({ prompts, maxNewTokens: 6, temperature: 0.9, eosTokenIds: [tok(9)], seed: 11 });
+    plain.forEach((g, i) => {
+      out.set(`plain.${i}.tokens`, g.tokens);
+      out.set(`plain.${i}.logprobs`, g.logprobs);
+    });
+    const scored = await replica.score(prompts[0]!, greedy.map((g) => g.tokens));
+    scored.forEach((c, i) => out.set(`score.${i}`, c.logprobs));
+    for (const [name, t] of await replica.exportWeights()) out.set(`weight.${name}`, [...t.data]);
+    const opt = await replica.optimizerState();
+    for (const [name, t] of opt!.m) out.set(`adam.m.${name}`, [...t.data]);
+    out.set('adam.step', [opt!.step]);
+  } finally {
+    replica.dispose();
+  }
+  return out;
+}
+
+describe('every engine path on webgpu', () => {
+  for (const [label, config] of [['GPT-2', GPT2_NANO], ['Llama (grouped-query)', TINY]] as const) {
+    it(`${label}: training steps of every stage, generation, scoring and read-backs equal the pure-JS backend's`, async (t) => {
+      if (!(await deviceOrSkip(t))) return;
+      await initializeBackend({ backend: 'cpu' });
+      const want = await enginePaths(config);
+      await initializeBackend({ backend: 'webgpu' });
+      const before = tf.memory().numTensors;
+      const got = await enginePaths(config);
+      const leaked = tf.memory().numTensors - before;
+      await initializeBackend({ backend: 'cpu' });
+      assert.equal(leaked, 0, 'no tensors left behind on the device');
+      assert.deepEqual([...got.keys()], [...want.keys()]);
+      let worst = 0;
+      let worstName = '';
+      for (const [name, w] of want) {
+        const g = got.get(name)!;
+        assert.equal(g.length, w.length, name);
+        if (name.endsWith('.tokens')) {
+          assert.deepEqual(g, w, `${name}: the same tokens`);
+          continue;
+        }
+        if (name.includes('clipfrac')) {
+          // A count of tokens where the clipped loss exceeds the plain one: an unclipped token
+          // compares old + (v − old) with v, equal up to rounding, so one token may flip either way.
+          assert.ok(Math.abs(g[0]! - w[0]!) <= 1 / 12 + 1e-6, `${name}: ${g[0]} on webgpu vs ${w[0]}`);
+          continue;
+        }
+        const scale = Math.max(1, ...w.map(Math.abs));
+        for (let i = 0; i < w.length; i++) {
+          const err = Math.abs(g[i]! - w[i]!) / scale;
+          if (err > worst) [worst, worstName] = [err, name];
+          assert.ok(err <= 2e-4, `${name}[${i}]: ${g[i]} on webgpu vs ${w[i]}`);
+        }
+      }
+      t.diagnostic(`${want.size} outputs; worst relative difference ${worst.toExponential(2)} (${worstName})`);
+    });
+  }
+});
+
+describe('cai on webgpu', () => {
+  it('cai train and cai generate with --backend webgpu give the CPU backend\'s loss and tokens, and the manifest names the adapter', async (t) => {
+    const adapter = await deviceOrSkip(t);
+    if (!adapter) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-webgpu-'));
+    const data = path.join(dir, 'data.jsonl');
+    fs.writeFileSync(data, Array.from({ length: 32 }, (_, i) => JSON.stringify({ text: `Sample ${i}: the quick brown fox jumps over the lazy dog. `.repeat(2) })).join('\n'));
+    const cai = (args: string[]): string => {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, CAI_BACKEND: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const train = (backend: string): { finalLoss: number } => JSON.parse(cai(['train', '--model', 'nano', '--data', data, '--out', path.join(dir, backend), '--steps', '6', '--batch-size', '4', '--seq-len', '48', '--accumulate', '2', '--seed', '3', '--backend', backend, '--json'])) as { finalLoss: number };
+    const onCpu = train('cpu');
+    const onGpu = train('webgpu');
+    assert.ok(Math.abs(onGpu.finalLoss - onCpu.finalLoss) <= 1e-4 * Math.abs(onCpu.finalLoss), `loss ${onGpu.finalLoss} on webgpu vs ${onCpu.finalLoss}`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'webgpu', 'manifest.json'), 'utf8')) as { backend: { backend: string; adapter?: unknown } };
+    assert.equal(manifest.backend.backend, 'webgpu');
+    assert.deepEqual(manifest.backend.adapter, adapter);
+    const generate = (backend: string): string => cai(['generate', '--model', path.join(dir, backend, 'model'), '--prompt', 'Sample 7: the quick', '--max-new-tokens', '12', '--temperature', '0', '--backend', backend]);
+    assert.equal(generate('webgpu'), generate('cpu'));
+    t.diagnostic(`final loss ${onGpu.finalLoss} on webgpu, ${onCpu.finalLoss} on cpu`);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -27,6 +27,13 @@ export interface SamplingOptions {
   onStep?: (step: number) => boolean | void;
   /** Id used for left padding (never attended to). */
   padId?: number;
+  /**
+   * Pick tokens on the device and read back only each row's token and its log-probability, not
+   * the [B, V] logits (for GPU backends, where a read is a round trip). Greedy and temperature
+   * sampling only; top-k, top-p and stop strings always pick on the host. Same draws from `rng`
+   * as the host path, so the tokens agree except where rounding moves a draw across a boundary.
+   */
+  sampleOnDevice?: boolean;
 }
 
 export type FinishReason = 'length' | 'eos' | 'stop';
@@ -42,7 +49,7 @@ export interface Generation {
 }
 
 /** Generates continuations of each prompt (token ids). */
-export function generate(model: CausalLM, prompts: readonly (readonly number[])[], opts: SamplingOptions): Generation[] {
+export async function generate(model: CausalLM, prompts: readonly (readonly number[])[], opts: SamplingOptions): Promise<Generation[]> {
   const B = prompts.length;
   if (B === 0) return [];
   const L = Math.max(...prompts.map((p) => p.length));
@@ -71,6 +78,7 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
   let S = L;
   let cache: KvCache | undefined;
   const head = model.headMatrix();
+  const onDevice = opts.sampleOnDevice === true && !(opts.topK && opts.topK > 0 && opts.topK < V) && !(opts.topP !== undefined && opts.topP > 0 && opts.topP < 1) && !opts.stop?.length;
   let logits = tf.tidy(() => {
     const r = model.forward(tf.tensor2d(ids, [B, L], 'int32'), { attentionMask: tf.tensor2d(mask, [B, L]), positions: tf.tensor2d(pos, [B, L], 'int32'), useCache: true });
     cache = keepCache(r.cache!);
@@ -79,17 +87,21 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
   });
   try {
     for (let step = 0; step < maxNew; step++) {
-      const host = logits.dataSync() as Float32Array;
-      logits.dispose();
       const next = new Int32Array(B);
+      const picked = onDevice ? await pickOnDevice(logits, done, opts) : undefined;
+      const host = picked ? undefined : ((await logits.data()) as Float32Array);
+      logits.dispose();
       for (let b = 0; b < B; b++) {
-        const row = host.subarray(b * V, (b + 1) * V);
-        const token = done[b] ? pad : sampleToken(row, opts);
+        if (done[b]) {
+          next[b] = pad;
+          continue;
+        }
+        const row = host?.subarray(b * V, (b + 1) * V);
+        const token = picked ? picked.tokens[b]! : sampleToken(row!, opts);
         next[b] = token;
-        if (done[b]) continue;
         const g = out[b]!;
         g.tokens.push(token);
-        g.logprobs.push(logSoftmaxAt(row, token));
+        g.logprobs.push(picked ? picked.logprobs[b]! : logSoftmaxAt(row!, token));
         if (opts.eosTokenIds.includes(token)) {
           g.finishReason = 'eos';
           done[b] = true;
@@ -143,6 +155,35 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     }
   }
   return out;
+}
+
+/**
+ * Picks each unfinished row's token on the device: the arg max at temperature 0, otherwise the
+ * first token whose cumulative probability (of logits / temperature) exceeds a uniform draw from
+ * `opts.rng` (one draw per unfinished row, in row order, as `sampleToken`). Reads back 2·B numbers.
+ */
+async function pickOnDevice(logits: tf.Tensor2D, done: readonly boolean[], opts: SamplingOptions): Promise<{ tokens: Int32Array; logprobs: Float32Array }> {
+  const [B, V] = logits.shape;
+  const greedy = !(opts.temperature > 1e-6);
+  const u = greedy ? undefined : Float32Array.from(done, (d) => (d ? 0 : opts.rng.next()));
+  const packed = tf.tidy(() => {
+    let tokens: tf.Tensor1D;
+    if (greedy) tokens = tf.cast(tf.argMax(logits, 1), 'int32') as tf.Tensor1D;
+    else {
+      const cdf = tf.cumsum(tf.softmax(tf.div(logits, opts.temperature)), 1);
+      const total = tf.slice(cdf, [0, V - 1], [B, 1]);
+      const below = tf.lessEqual(cdf, tf.mul(tf.tensor2d(u!, [B, 1]), total));
+      tokens = tf.cast(tf.minimum(tf.sum(tf.cast(below, 'int32'), 1), tf.scalar(V - 1, 'int32')), 'int32') as tf.Tensor1D;
+    }
+    const lp = tf.sum(tf.mul(tf.logSoftmax(logits), tf.oneHot(tokens, V)), 1);
+    return tf.concat([tf.cast(tokens, 'float32'), lp]);
+  });
+  try {
+    const host = (await packed.data()) as Float32Array;
+    return { tokens: Int32Array.from(host.subarray(0, B)), logprobs: host.slice(B) };
+  } finally {
+    packed.dispose();
+  }
 }
 
 function keepCache(c: KvCache): KvCache {
@@ -226,7 +267,7 @@ export interface ContinuationScore {
  * Scores continuations of one prompt (token ids), batched with right padding. Each continuation
  * must be non-empty; prompt + continuation must fit the model's context.
  */
-export function scoreContinuations(model: CausalLM, prompt: readonly number[], continuations: readonly (readonly number[])[], batchSize = 16): ContinuationScore[] {
+export async function scoreContinuations(model: CausalLM, prompt: readonly number[], continuations: readonly (readonly number[])[], batchSize = 16): Promise<ContinuationScore[]> {
   const results: ContinuationScore[] = [];
   for (let start = 0; start < continuations.length; start += batchSize) {
     const chunk = continuations.slice(start, start + batchSize);
@@ -242,7 +283,7 @@ export function scoreContinuations(model: CausalLM, prompt: readonly number[], c
       mask[b * T + i] = 1;
     }));
     const lp = tf.tidy(() => model.tokenLogprobs(tf.tensor2d(ids, [B, T], 'int32'), tf.tensor2d(mask, [B, T])));
-    const host = lp.dataSync() as Float32Array;
+    const host = (await lp.data()) as Float32Array;
     lp.dispose();
     chunk.forEach((c, b) => {
       const logprobs: number[] = [];

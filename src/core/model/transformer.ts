@@ -163,10 +163,10 @@ export class CausalLM {
     return tf.reshape(pickLogprobs(logits, targets), [B, T - 1]) as tf.Tensor2D;
   }
 
-  /** A copy of every parameter on the host. */
-  exportWeights(): WeightMap {
+  /** A copy of every parameter on the host (read asynchronously, so it works on every backend). */
+  async exportWeights(): Promise<WeightMap> {
     const out: WeightMap = new Map();
-    for (const [name, v] of this.params) out.set(name, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    for (const [name, v] of this.params) out.set(name, { shape: [...v.shape], data: (await v.data()) as Float32Array });
     return out;
   }
 

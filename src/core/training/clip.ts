@@ -9,7 +9,7 @@ export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
   return tf.tidy(() => {
     const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
     if (squares.length === 0) return tf.scalar(0);
-    return tf.sqrt(squares.length === 1 ? (squares[0] as tf.Tensor) : tf.addN(squares)) as tf.Scalar;
+    return tf.sqrt(sumScalars(squares)) as tf.Scalar;
   });
 }
 
@@ -28,12 +28,12 @@ export function clipScale(norm: number, maxNorm: number): number {
  * Clips `grads` to `maxNorm` and reports their norm before clipping (one scalar read back).
  * Ownership: the input tensors are neither disposed nor kept. When clipping applies the map
  * holds new tensors the caller must dispose; when it does not, the map holds the inputs
- * themselves. Inside a `tf.tidy` both cases are handled by the tidy.
+ * themselves. The read is asynchronous, so this cannot run inside a `tf.tidy`.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
+export async function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<{ grads: Map<string, tf.Tensor>; norm: number }> {
   if (!(maxNorm > 0)) throw new Error(`clip norm must be positive (got ${maxNorm})`);
   const n = globalNorm(grads);
-  const norm = (n.dataSync() as Float32Array)[0] as number;
+  const norm = ((await n.data()) as Float32Array)[0] as number;
   n.dispose();
   return { grads: scaleGrads(grads, clipScale(norm, maxNorm)), norm };
 }
@@ -48,4 +48,14 @@ export function scaleGrads(grads: Map<string, tf.Tensor>, scale: number): Map<st
     return names.map((name) => tf.mul(grads.get(name) as tf.Tensor, s));
   });
   return new Map(names.map((name, i) => [name, scaled[i] as tf.Tensor]));
+}
+
+/**
+ * The sum of many scalars as one reduction. Not `tf.addN`: its WebGPU kernel binds every input
+ * at once and fails beyond the device's storage-buffer limit (8 by default), while `concat`
+ * splits its inputs to fit.
+ */
+export function sumScalars(xs: tf.Tensor[]): tf.Scalar {
+  if (xs.length === 1) return tf.reshape(xs[0] as tf.Tensor, []) as tf.Scalar;
+  return tf.sum(tf.concat(xs.map((x) => tf.reshape(x, [1])))) as tf.Scalar;
 }

@@ -111,16 +111,17 @@ export class AdamW {
   }
 
   /** Host copies of the moments and the step count, for a checkpoint. */
-  state(): AdamWState {
+  async state(): Promise<AdamWState> {
     this.assertLive();
     const m: WeightMap = new Map();
     const v: WeightMap = new Map();
-    const host = (x: tf.Variable): HostTensor => ({ shape: [...x.shape], data: Float32Array.from(x.dataSync() as Float32Array) });
+    const t = this.t;
+    const host = async (x: tf.Variable): Promise<HostTensor> => ({ shape: [...x.shape], data: Float32Array.from((await x.data()) as Float32Array) });
     for (const [name, slot] of this.slots) {
-      m.set(name, host(slot.m));
-      v.set(name, host(slot.v));
+      m.set(name, await host(slot.m));
+      v.set(name, await host(slot.v));
     }
-    return { step: this.t, m, v };
+    return { step: t, m, v };
   }
 
   /** Restores what `state` returned; every parameter must be present with its shape. */

@@ -1,13 +1,15 @@
 // One training step, independent of the model: gradients of a scalar loss with respect to the
 // parameters (optionally accumulated over micro-batches), the global gradient norm, the NaN/Inf
-// guard, clipping and the AdamW update. Per step exactly two numbers come back to the host,
-// the loss and the gradient norm, in one read.
+// guard, clipping and the AdamW update. Per step one read comes back to the host: the loss, the
+// gradient norm and whatever else the caller logs (e.g. reward margins), packed into one tensor.
+// The read is asynchronous, so a step runs on backends that cannot read synchronously (WebGPU
+// under Node); everything else stays on the device.
 
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node entry point registers no gradient functions; training needs all of them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { GradAccumulator } from './accumulate.js';
-import { clipScale, globalNorm, scaleGrads } from './clip.js';
+import { clipScale, globalNorm, scaleGrads, sumScalars } from './clip.js';
 import { NonFiniteError } from './guard.js';
 import { type AdamW } from './optimizer.js';
 
@@ -26,6 +28,13 @@ export interface TrainStepOptions {
   readonly microLoss?: (i: number) => tf.Scalar;
   /** The step's number, for diagnostics. */
   readonly step: number;
+  /**
+   * Tensors to read back with the loss and the norm, in the same read (called once the losses
+   * have run). They belong to the caller, who disposes them.
+   */
+  readonly readAlso?: () => tf.Tensor[];
+  /** Fault injection (tests of the NaN guard): the loss reads as NaN. */
+  readonly poison?: boolean;
 }
 
 export interface TrainStepResult {
@@ -33,6 +42,8 @@ export interface TrainStepResult {
   readonly loss: number;
   /** Global gradient norm before clipping. */
   readonly gradNorm: number;
+  /** The values of `readAlso`'s tensors, flattened, in order. */
+  readonly also: Float32Array[];
 }
 
 /**
@@ -40,7 +51,7 @@ export interface TrainStepResult {
  * or infinite; the check happens before any update, so the weights and the optimizer state are
  * untouched. Every intermediate tensor is freed, on success and on error.
  */
-export function trainStep(opts: TrainStepOptions): TrainStepResult {
+export async function trainStep(opts: TrainStepOptions): Promise<TrainStepResult> {
   const accumulate = opts.accumulate ?? 1;
   if (!Number.isInteger(accumulate) || accumulate < 1) throw new Error(`accumulate must be a positive integer (got ${accumulate})`);
   if (accumulate > 1 && !opts.microLoss) throw new Error('accumulate > 1 needs microLoss');
@@ -64,12 +75,15 @@ export function trainStep(opts: TrainStepOptions): TrainStepResult {
   };
 
   const acc = new GradAccumulator();
+  let grads: Map<string, tf.Tensor> | undefined;
+  let packed: tf.Tensor | undefined;
+  let sizes: number[] = [];
   try {
-    return tf.tidy(() => {
+    const kept = tf.tidy(() => {
       let loss: tf.Scalar;
-      let grads: Map<string, tf.Tensor>;
+      let g: Map<string, tf.Tensor>;
       if (accumulate === 1) {
-        ({ value: loss, grads } = gradsOf(opts.lossFn));
+        ({ value: loss, grads: g } = gradsOf(opts.lossFn));
       } else {
         const microLoss = opts.microLoss as (i: number) => tf.Scalar;
         const losses: tf.Scalar[] = [];
@@ -78,21 +92,35 @@ export function trainStep(opts: TrainStepOptions): TrainStepResult {
           losses.push(r.value);
           acc.add(r.grads, 1);
         }
-        loss = tf.div(tf.addN(losses), accumulate) as tf.Scalar;
-        grads = acc.mean();
+        loss = tf.div(sumScalars(losses), accumulate) as tf.Scalar;
+        g = acc.mean();
         acc.reset();
       }
-      const norm = globalNorm(grads);
-      const host = tf.stack([loss, norm]).dataSync();
-      const lossValue = host[0] as number;
-      const gradNorm = host[1] as number;
-      const bad = NonFiniteError.check({ loss: lossValue, 'gradient norm': gradNorm }, opts.step);
-      if (bad) throw bad;
-      const scale = opts.clipNorm === undefined ? 1 : clipScale(gradNorm, opts.clipNorm);
-      opts.optimizer.step(scaleGrads(grads, scale), opts.lr);
-      return { loss: lossValue, gradNorm };
+      const extra = opts.readAlso?.() ?? [];
+      sizes = extra.map((t) => t.size);
+      const flat = [tf.reshape(loss, [1]), tf.reshape(globalNorm(g), [1]), ...extra.map((t) => tf.reshape(tf.cast(t, 'float32'), [-1]))];
+      return { names: [...g.keys()], tensors: [...g.values()], packed: tf.concat(flat) };
     });
+    grads = new Map(kept.names.map((n, i) => [n, kept.tensors[i] as tf.Tensor]));
+    packed = kept.packed;
+    const host = (await packed.data()) as Float32Array;
+    const lossValue = opts.poison ? NaN : (host[0] as number);
+    const gradNorm = host[1] as number;
+    const bad = NonFiniteError.check({ loss: lossValue, 'gradient norm': gradNorm }, opts.step);
+    if (bad) throw bad;
+    const scale = opts.clipNorm === undefined ? 1 : clipScale(gradNorm, opts.clipNorm);
+    const g = grads;
+    tf.tidy(() => opts.optimizer.step(scaleGrads(g, scale), opts.lr));
+    const also: Float32Array[] = [];
+    let o = 2;
+    for (const n of sizes) {
+      also.push(host.slice(o, o + n));
+      o += n;
+    }
+    return { loss: lossValue, gradNorm, also };
   } finally {
     acc.reset();
+    for (const t of grads?.values() ?? []) t.dispose();
+    packed?.dispose();
   }
 }
