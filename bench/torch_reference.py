@@ -16,6 +16,9 @@ gflops:   achieved GFLOP/s. train: (6*params + 12*layers*T*d_model) FLOPs per to
           full, unmasked attention scores); generate: 2*params per forward token (prompt tokens plus
           generated tokens that are fed back). `params` counts weights used in matmuls (embedding
           lookups such as wpe, or an untied input embedding, are left out; a tied head is counted).
+matmul:   an N x N by N x N float32 product (--size N), W warm-up then S timed: TFLOP/s.
+--device cuda runs on the GPU (float32, TF32 off, so both sides do the same arithmetic), timing
+          with torch.cuda.synchronize(); the default is the CPU.
 cpu_seconds (process CPU time) and load_avg_1m are printed too: on a shared machine a wall-clock
 figure far above cpu_seconds means other processes took the cores.
 Threads default to 1 (fastest on the 2-core dev machine); the count used is in the output.
@@ -123,13 +126,32 @@ def generate(model: torch.nn.Module, prompts: torch.Tensor, new_tokens: int) -> 
 
 # ---------------------------------------------------------------------------------------------
 
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def run_matmul(a, steps: int, warmup: int):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(a.size, a.size, generator=g).to(a.device)
+    y = torch.randn(a.size, a.size, generator=g).to(a.device)
+    for _ in range(warmup):
+        torch.matmul(x, y)
+    sync(a.device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        torch.matmul(x, y)
+    sync(a.device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def run_train(model, a, steps: int, warmup: int):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
     g = torch.Generator().manual_seed(1)
     model.train()
 
     def one_step():
-        batch = torch.randint(0, a.vocab, (a.batch, a.context + 1), generator=g)
+        batch = torch.randint(0, a.vocab, (a.batch, a.context + 1), generator=g).to(a.device)
         x, y = batch[:, :-1], batch[:, 1:]
         logits = model(x)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, a.vocab), y.reshape(-1))
@@ -141,10 +163,12 @@ def run_train(model, a, steps: int, warmup: int):
 
     for _ in range(warmup):
         one_step()
+    sync(a.device)
     t0, c0 = time.perf_counter(), time.process_time()
     last = 0.0
     for _ in range(steps):
         last = one_step()
+    sync(a.device)
     return time.perf_counter() - t0, time.process_time() - c0, last
 
 
@@ -153,18 +177,22 @@ def run_generate(model, a, steps: int, warmup: int):
         raise SystemExit(f"prompt-len + new-tokens ({a.prompt_len + a.new_tokens}) exceeds context {a.context}")
     model.eval()
     g = torch.Generator().manual_seed(2)
-    prompts = torch.randint(0, a.vocab, (a.batch, a.prompt_len), generator=g)
+    prompts = torch.randint(0, a.vocab, (a.batch, a.prompt_len), generator=g).to(a.device)
     for _ in range(warmup):
         generate(model, prompts, a.new_tokens)
+    sync(a.device)
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         generate(model, prompts, a.new_tokens)
+    sync(a.device)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=["train", "generate"], required=True)
+    ap.add_argument("--mode", choices=["train", "generate", "matmul"], required=True)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--size", type=int, default=2048, help="matmul: N of the N x N product")
     ap.add_argument("--arch", choices=["gpt2", "llama"], default="gpt2")
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--d-model", type=int, default=256)
@@ -183,13 +211,26 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: PyTorch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     steps = a.steps or (10 if a.mode == "train" else 3)
     warmup = a.warmup if a.warmup >= 0 else (2 if a.mode == "train" else 1)
+    if a.mode == "matmul":
+        seconds, cpu_seconds = run_matmul(a, steps, max(warmup, 2))
+        print(json.dumps({"mode": "matmul", "size": a.size, "steps": steps, "seconds": seconds, "cpu_seconds": cpu_seconds,
+                          "tflops": 2 * a.size ** 3 * steps / seconds / 1e12, "device": a.device,
+                          "device_name": torch.cuda.get_device_name() if a.device == "cuda" else "cpu",
+                          "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+                          "load_avg_1m": os.getloadavg()[0]}))
+        return 0
     cfg = make_config(a)
-    model = tm.build_model(cfg)
+    model = tm.build_model(cfg).to(a.device)
     init_small(model)
     params = matmul_params(model)
-    result = {"mode": a.mode, "arch": a.arch}
+    result = {"mode": a.mode, "arch": a.arch, "device": a.device}
     if a.mode == "train":
         seconds, cpu_seconds, loss = run_train(model, a, steps, warmup)
         tokens = a.batch * a.context * steps

@@ -231,22 +231,30 @@ function runPython(script: string, args: string[]): Promise<Record<string, unkno
 }
 
 const benchCmd: Command = {
-  summary: 'Benchmark training or generation against PyTorch on the same model; prints tokens/s and the ratio.',
-  usage: 'cai bench train|generate [--preset NAME] [--batch B] [--context T] [--steps N] [--new-tokens N] [--backend B] [--workers N] [--no-reference] [--json]',
+  summary: 'Benchmark training, generation or a matrix product against PyTorch (CPU or CUDA) on the same model; prints the ratio.',
+  usage: 'cai bench train|generate|matmul [--preset NAME] [--batch B] [--context T] [--steps N] [--new-tokens N] [--size N] [--backend B] [--workers N] [--reference-device cpu|cuda] [--no-reference] [--json]',
   async run(args) {
     const { values, positionals } = parse(args, {
-      preset: { type: 'string' }, batch: { type: 'string' }, context: { type: 'string' }, steps: { type: 'string' }, 'new-tokens': { type: 'string' },
-      backend: { type: 'string' }, workers: { type: 'string' }, 'no-reference': { type: 'boolean' }, json: { type: 'boolean' },
+      preset: { type: 'string' }, batch: { type: 'string' }, context: { type: 'string' }, steps: { type: 'string' }, 'new-tokens': { type: 'string' }, size: { type: 'string' },
+      backend: { type: 'string' }, workers: { type: 'string' }, 'reference-device': { type: 'string' }, 'no-reference': { type: 'boolean' }, json: { type: 'boolean' },
     }, this.usage);
     const mode = positionals[0];
-    if (mode !== 'train' && mode !== 'generate') throw new UsageError(`say what to benchmark: train or generate — usage: ${this.usage}`);
-    const { runBench } = await import('../trainer/bench.js');
+    if (mode !== 'train' && mode !== 'generate' && mode !== 'matmul') throw new UsageError(`say what to benchmark: train, generate or matmul — usage: ${this.usage}`);
+    const device = (values['reference-device'] as string | undefined) ?? 'cpu';
+    if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--reference-device must be cpu or cuda (got '${device}')`);
+    const { runBench, benchConfig } = await import('../trainer/bench.js');
     const preset = (values['preset'] as string | undefined) ?? 'tiny';
+    try {
+      benchConfig(preset);
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}, or gpt2-small`);
+    }
     const opts = {
       mode, preset, backend: backendOf(values['backend']), batch: num(values['batch'], 'batch', 16, true),
-      steps: num(values['steps'], 'steps', mode === 'train' ? 6 : 3, true), newTokens: num(values['new-tokens'], 'new-tokens', 64, true),
+      steps: num(values['steps'], 'steps', mode === 'train' ? 6 : mode === 'matmul' ? 10 : 3, true), newTokens: num(values['new-tokens'], 'new-tokens', 64, true),
       ...(values['context'] !== undefined ? { context: num(values['context'], 'context', 128, true) } : {}),
       ...(values['workers'] !== undefined ? { workers: num(values['workers'], 'workers', 1, true) } : {}),
+      ...(values['size'] !== undefined ? { size: num(values['size'], 'size', 2048, true) } : {}),
     } as const;
     const ours = await runBench(opts);
     let reference: Record<string, unknown> | undefined;
@@ -254,37 +262,56 @@ const benchCmd: Command = {
     if (!values['no-reference']) {
       const script = path.join(path.dirname(__dirname), 'bench', 'torch_reference.py');
       const c = ours.config;
-      // PyTorch at its best: one thread, and (on more cores) all cores with OMP_WAIT_POLICY=passive
-      // so its OpenMP pool does not fight OpenBLAS's threads; the faster run is the reference.
-      const threadCounts = [...new Set([1, Math.min(os.availableParallelism(), 4)])];
+      const shape = mode === 'matmul'
+        ? ['--size', String(opts.size ?? 2048)]
+        : ['--arch', c.arch, '--vocab', String(c.vocabSize), '--d-model', String(c.dModel), '--layers', String(c.nLayers), '--heads', String(c.nHeads),
+            '--kv-heads', String(c.nKvHeads), '--d-ff', String(c.dFf), '--context', String(ours.context), '--batch', String(opts.batch),
+            '--new-tokens', String(opts.newTokens), '--prompt-len', String(ours.promptLen)];
+      // On the CPU, PyTorch at its best: one thread, and (on more cores) all cores with
+      // OMP_WAIT_POLICY=passive so its OpenMP pool does not fight OpenBLAS's threads; the faster
+      // run is the reference. On CUDA the thread count does not matter.
+      const threadCounts = device === 'cuda' ? [1] : [...new Set([1, Math.min(os.availableParallelism(), 4)])];
+      const better = (r: Record<string, unknown>): boolean => !reference || (mode === 'matmul' ? Number(r['tflops']) > Number(reference['tflops']) : Number(r['tokens_per_s']) > Number(reference['tokens_per_s']));
       for (const threads of threadCounts) {
         try {
-          const r = await runPython(script, [
-            '--mode', mode, '--arch', c.arch, '--vocab', String(c.vocabSize), '--d-model', String(c.dModel), '--layers', String(c.nLayers), '--heads', String(c.nHeads),
-            '--kv-heads', String(c.nKvHeads), '--d-ff', String(c.dFf), '--context', String(ours.context), '--batch', String(opts.batch),
-            '--steps', String(opts.steps), '--new-tokens', String(opts.newTokens), '--prompt-len', String(ours.promptLen), '--threads', String(threads),
-          ]);
-          if (!reference || Number(r['tokens_per_s']) > Number(reference['tokens_per_s'])) reference = r;
+          const r = await runPython(script, ['--mode', mode, '--device', device, ...shape, '--steps', String(opts.steps), '--threads', String(threads)]);
+          if (better(r)) reference = r;
         } catch (e) {
           referenceError = (e as Error).message;
         }
       }
     }
+    const refInfo = reference ? { device, threads: reference['threads'], torch_version: reference['torch_version'], load_avg_1m: reference['load_avg_1m'], ...(reference['device_name'] ? { device_name: reference['device_name'] } : {}) } : { error: referenceError ?? 'skipped' };
+    const backendLine = `${ours.backend}${ours.adapter ? ` (${ours.adapter.description || ours.adapter.device || ours.adapter.vendor})` : ''}`;
+    if (mode === 'matmul') {
+      const refTflops = typeof reference?.['tflops'] === 'number' ? reference['tflops'] : undefined;
+      const row = { mode, size: opts.size ?? 2048, backend: ours.backend, ...(ours.adapter ? { adapter: ours.adapter } : {}), ours_tflops: round3(ours.tflops ?? 0), reference_tflops: refTflops !== undefined ? round3(refTflops) : null, ratio: refTflops ? Number(((ours.tflops ?? 0) / refTflops).toFixed(3)) : null, reference: refInfo, steps: opts.steps };
+      if (values['json']) out(JSON.stringify(row));
+      else {
+        out(`matmul ${row.size}×${row.size} float32 on ${backendLine}: ${row.ours_tflops} TFLOP/s`);
+        out(refTflops ? `PyTorch on ${device}: ${row.reference_tflops} TFLOP/s — ratio ${row.ratio}` : `PyTorch reference: ${referenceError ?? 'skipped'}`);
+      }
+      return 0;
+    }
     const refTps = typeof reference?.['tokens_per_s'] === 'number' ? reference['tokens_per_s'] : undefined;
     const row = {
-      mode, preset, backend: ours.backend, workers: ours.workers, ours_tokens_per_s: round(ours.tokensPerSecond), reference_tokens_per_s: refTps !== undefined ? round(refTps) : null,
+      mode, preset, backend: ours.backend, ...(ours.adapter ? { adapter: ours.adapter } : {}), workers: ours.workers, ours_tokens_per_s: round(ours.tokensPerSecond), reference_tokens_per_s: refTps !== undefined ? round(refTps) : null,
       ratio: refTps ? Number((ours.tokensPerSecond / refTps).toFixed(3)) : null, ours_gflops: round(ours.gflops), reference_gflops: typeof reference?.['gflops'] === 'number' ? round(reference['gflops']) : null,
-      reference: reference ? { threads: reference['threads'], torch_version: reference['torch_version'], load_avg_1m: reference['load_avg_1m'] } : { error: referenceError ?? 'skipped' },
+      reference: refInfo,
       batch: opts.batch, context: ours.context, ...(mode === 'generate' ? { prompt_len: ours.promptLen, new_tokens: opts.newTokens } : { steps: opts.steps }), params: ours.params,
     };
     if (values['json']) out(JSON.stringify(row));
     else {
-      out(`${mode} ${preset} on ${ours.backend} (${ours.workers} worker${ours.workers === 1 ? '' : 's'}): ${row.ours_tokens_per_s} tokens/s, ${row.ours_gflops} GFLOP/s`);
-      out(refTps ? `PyTorch (${String(reference?.['threads'])} thread(s), OpenBLAS, OMP_WAIT_POLICY=passive): ${row.reference_tokens_per_s} tokens/s — ratio ${row.ratio}` : `PyTorch reference: ${referenceError ?? 'skipped'}`);
+      out(`${mode} ${preset} on ${backendLine} (${ours.workers} worker${ours.workers === 1 ? '' : 's'}): ${row.ours_tokens_per_s} tokens/s, ${row.ours_gflops} GFLOP/s`);
+      out(refTps ? `PyTorch on ${device === 'cuda' ? 'CUDA' : `the CPU (${String(reference?.['threads'])} thread(s), OMP_WAIT_POLICY=passive)`}: ${row.reference_tokens_per_s} tokens/s — ratio ${row.ratio}` : `PyTorch reference: ${referenceError ?? 'skipped'}`);
     }
     return 0;
   },
 };
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;

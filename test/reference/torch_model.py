@@ -308,7 +308,7 @@ class RMSNorm(nn.Module):
 
 def rope_tables(head_dim: int, theta: float, positions: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables [T, head_dim] in Hugging Face's layout (frequencies repeated twice)."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64, device=positions.device).float() / head_dim))
     freqs = positions.float()[:, None] * inv_freq[None, :]
     emb = torch.cat([freqs, freqs], dim=-1)
     return emb.cos(), emb.sin()

@@ -138,7 +138,8 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     md.appendText(`Folder: ${run.dir}\n\n`);
     if (run.manifest) {
       md.appendText(`Run file: ${run.manifest.configFile}\n\nConstitution: ${run.manifest.constitution?.path ?? '?'}\n\n`);
-      if (run.manifest.backend?.used) md.appendText(`Backend: ${run.manifest.backend.used}\n\n`);
+      const b = run.manifest.backend;
+      if (b?.used) md.appendText(`Backend: ${b.used}${b.adapter ? ` on ${b.adapter.description || b.adapter.device || b.adapter.vendor} (${b.adapter.software ? 'software' : 'hardware'} adapter)` : ''}\n\n`);
     }
     md.appendText(`Updated ${when.toLocaleString()}`);
     if (run.error) md.appendText(`\n\n${run.error}`);
