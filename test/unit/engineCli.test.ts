@@ -149,3 +149,45 @@ describe('cai bench', () => {
     assert.ok((row['ratio'] as number) > 0);
   });
 });
+
+describe('cai bench matmul and the GPU benchmark driver', () => {
+  it('times N×N products on both sides and prints TFLOP/s and the ratio', (t) => {
+    const r = cai(['bench', 'matmul', '--size', '128', '--steps', '3', '--backend', 'cpu', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const row = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(row['mode'], 'matmul');
+    assert.equal(row['size'], 128);
+    assert.ok((row['ours_tflops'] as number) > 0);
+    if (row['reference_tflops'] === null) {
+      if (process.env.CAI_REQUIRE_TORCH) assert.fail(`the PyTorch reference did not run: ${JSON.stringify(row['reference'])}`);
+      return t.skip('PyTorch is not available');
+    }
+    assert.equal((row['reference'] as Record<string, unknown>)['device'], 'cpu');
+    assert.ok(Math.abs((row['ratio'] as number) - (row['ours_tflops'] as number) / (row['reference_tflops'] as number)) < 0.05 * (row['ratio'] as number) + 1e-3);
+  });
+
+  it('refuses an unknown reference device or preset in one line', () => {
+    const device = cai(['bench', 'matmul', '--reference-device', 'tpu']);
+    assert.equal(device.code, 2);
+    assert.match(device.stderr, /--reference-device must be cpu or cuda \(got 'tpu'\)/);
+    const preset = cai(['bench', 'train', '--preset', 'gpt5']);
+    assert.equal(preset.code, 2);
+    assert.match(preset.stderr, /unknown model preset 'gpt5'.*, or gpt2-small/);
+  });
+
+  it('bench/gpu.mjs runs its rows through cai bench, prints the table and writes the rows', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cai-gpu-bench-'));
+    const out = path.join(dir, 'rows.json');
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bench', 'gpu.mjs'), CLI, out], {
+      cwd: repoRoot, encoding: 'utf8', timeout: 300_000,
+      env: { ...process.env, QUICK: '1', ONLY: 'matmul', BACKEND: 'wasm', REFERENCE_DEVICE: 'cpu' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown>[];
+    assert.deepEqual(rows.map((x) => x['label']), ['matmul 1024²']);
+    assert.equal(rows[0]!['backend'], 'wasm');
+    assert.match(r.stdout, /^backend wasm; reference PyTorch .* on cpu$/m);
+    assert.match(r.stdout, process.env.CAI_REQUIRE_TORCH || fs.existsSync(PYTHON) ? /^matmul 1024²\s+[\d.]+\s+[\d.]+\s+TFLOP\/s\s+[\d.]+$/m : /^matmul 1024²\s+[\d.]+\s/m);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
