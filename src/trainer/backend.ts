@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice, BackendName, BackendReport, GpuAdapterInfo, InitializeParams } from '../protocol/trainer';
+import { fixedUniform } from '../core/training/rng';
 import { CausalLM } from '../core/model/transformer';
 import type { ModelConfig } from '../core/model/config';
 import { installFastWasmMatMul } from './wasmKernels';
@@ -288,12 +289,7 @@ const SELF_TEST_CONFIGS: ModelConfig[] = [
 async function selfTestValues(): Promise<number[]> {
   const values: number[] = [];
   for (const config of SELF_TEST_CONFIGS) {
-    let s = 12345;
-    const normal = (): number => {
-      s = (s * 1103515245 + 12345) % 2147483648;
-      return (s / 2147483648 - 0.5) * 3.4;
-    };
-    const model = CausalLM.init(config, normal);
+    const model = CausalLM.init(config, fixedUniform(12345, 3.4));
     model.embeddingGrad = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'native' : 'host';
     try {
       const ids = tf.tensor2d(Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 7 + 3) % config.vocabSize), [2, 9], 'int32');

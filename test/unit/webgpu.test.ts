@@ -14,6 +14,7 @@ import type { ModelConfig } from '../../src/core/model/config';
 import { CausalLM, initWeights } from '../../src/core/model/transformer';
 import type { PairBatch } from '../../src/core/training/preference';
 import type { GpuAdapterInfo } from '../../src/protocol/trainer';
+import { fixedUniform } from '../../src/core/training/rng';
 import { Replica, type TrainBatch } from '../../src/trainer/replica';
 import { AUTO_ORDER, initializeBackend, isSoftwareAdapter, noAdapterReason, probeWebGpu, webgpuRefusal, type WebGpuProbe } from '../../src/trainer/backend';
 
@@ -75,12 +76,7 @@ const TINY: ModelConfig = { arch: 'llama', vocabSize: 29, dModel: 16, nLayers: 1
 
 /** Loss and every gradient of a tiny model with fixed weights, on the current backend (read asynchronously). */
 async function lossAndGrads(config: ModelConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  let s = 4242;
-  const normal = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648 - 0.5) * 2;
-  };
-  const model = CausalLM.init(config, normal);
+  const model = CausalLM.init(config, fixedUniform(4242, 2));
   model.embeddingGrad = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? 'native' : 'host';
   try {
     const ids = tf.tensor2d(Int32Array.from({ length: 2 * 7 }, (_, i) => (i * 5 + 1) % config.vocabSize), [2, 7], 'int32');
@@ -146,11 +142,7 @@ const GPT2_NANO: ModelConfig = { arch: 'gpt2', vocabSize: 37, dModel: 16, nLayer
  * KV-cached generation of left-padded prompts; scoring; the exported weights and optimizer state.
  */
 async function enginePaths(config: ModelConfig): Promise<Map<string, number[]>> {
-  let s = 977;
-  const normal = (): number => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648 - 0.5) * 2;
-  };
+  const normal = fixedUniform(977, 2);
   const V = config.vocabSize;
   const tok = (i: number): number => (i * 7 + 3) % V;
   const replica = new Replica({ config, weights: initWeights(config, normal, ['reward', 'value']), heads: ['reward', 'value'], optimizer: { lr: 1e-2, weightDecay: 0.01 } });

@@ -132,3 +132,16 @@ export class Rng {
     return a;
   }
 }
+
+/**
+ * A fixed sequence of numbers uniform in [−width/2, width/2) from a linear congruential generator:
+ * the same on every platform and independent of `Rng`'s algorithm, for weights whose values
+ * checks depend on (the backend self-test, the device tests).
+ */
+export function fixedUniform(seed: number, width: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return (s / 2147483648 - 0.5) * width;
+  };
+}
