@@ -9,6 +9,8 @@
 set -euo pipefail
 BUNDLE="${1:-.gpu-bench/bundle.tar.xz}"
 WORK="${CAI_GPU_WORK:-/tmp/cai-gpu-bench}"
+[ -f "$BUNDLE" ] || { echo "gpu.sh: no bundle at $BUNDLE (make it with bash bench/gpu-pack.sh on a machine with npm)" >&2; exit 2; }
+command -v python3 >/dev/null || [ -n "${CAI_PYTHON:-}" ] || { echo "gpu.sh: no python3 with PyTorch on this machine (set CAI_PYTHON)" >&2; exit 2; }
 rm -rf "$WORK" && mkdir -p "$WORK"
 tar -xJf "$BUNDLE" -C "$WORK"
 
