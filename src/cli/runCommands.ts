@@ -1,10 +1,13 @@
-// Commands that read run directories: `cai runs ls`, `cai inspect`, `cai export-dataset`.
+// Commands that read run directories: `cai runs ls`, `cai inspect`, `cai export-dataset`,
+// `cai export-job`.
 // They only read (through RunDirectory's reader, which skips and reports a torn last line).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportPair } from '../core/runs/pairs';
-import type { Manifest, PairRecord } from '../core/runs/records';
+import type { Manifest, PairRecord, RevisionRecord } from '../core/runs/records';
+import { buildJob, JobError, JOB_ENGINES, JOB_STAGES, type JobEngine, type JobStage, type SoftLabelStrategy } from '../core/scaleout/exportJob';
+import { nodeHashing } from '../node/jobHashing';
 import { reviewStatuses } from '../node/reviews';
 import { REVIEWS } from '../node/runReader';
 import { CliError, parse, UsageError } from './args';
@@ -203,4 +206,72 @@ const exportDatasetCmd: Command = {
   },
 };
 
-export const RUN_COMMANDS: Record<string, Command> = { runs: runsCmd, inspect: inspectCmd, 'export-dataset': exportDatasetCmd };
+const exportJobCmd: Command = {
+  summary: 'Write one stage of a run as a self-contained job folder for Hugging Face TRL or OpenRLHF (data, config or command line, pinned packages, hashes).',
+  usage: 'cai export-job RUN_DIR --engine trl|openrlhf --stage sft|pm|ppo -o DIR [--model ID] [--reward-model PATH] [--soft-labels soft|duplicate|threshold] [--copies K] [--threshold P] [--openrlhf-version V] [--max-length N] [--force]',
+  async run(args, cwd) {
+    const { values, positionals } = parse(args, {
+      engine: { type: 'string' }, stage: { type: 'string' }, o: { type: 'string', short: 'o' }, model: { type: 'string' }, 'reward-model': { type: 'string' },
+      'soft-labels': { type: 'string' }, copies: { type: 'string' }, threshold: { type: 'string' }, 'openrlhf-version': { type: 'string' }, 'max-length': { type: 'string' }, force: { type: 'boolean' },
+    }, this.usage);
+    const dir = positionals[0];
+    const engine = values['engine'] as JobEngine | undefined;
+    const stage = values['stage'] as JobStage | undefined;
+    const target = values['o'];
+    if (!dir || typeof target !== 'string') throw new UsageError(`usage: ${this.usage}`);
+    if (!engine || !JOB_ENGINES.includes(engine)) throw new UsageError(`--engine must be ${JOB_ENGINES.join(' or ')}`);
+    if (!stage || !JOB_STAGES.includes(stage)) throw new UsageError(`--stage must be ${JOB_STAGES.join(', ')}`);
+    const soft = values['soft-labels'] as SoftLabelStrategy | undefined;
+    if (soft !== undefined && !['soft', 'duplicate', 'threshold'].includes(soft)) throw new UsageError('--soft-labels must be soft, duplicate or threshold');
+    const number = (name: string): number | undefined => {
+      const v = values[name];
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got '${String(v)}')`);
+      return n;
+    };
+    const runDir = path.resolve(cwd, dir);
+    const manifest = readManifest(runDir);
+    const out = path.resolve(cwd, target);
+    if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !values['force']) throw new CliError(`${target} exists and is not empty (use --force to write into it)`, 2);
+    const reviews = await reviewStatuses(runDir);
+    if (reviews.bad.length) process.stderr.write(`${REVIEWS}: ${reviews.bad.length} unreadable ${reviews.bad.length === 1 ? 'line' : 'lines'} skipped (line ${reviews.bad[0]!.line}: ${reviews.bad[0]!.error})\n`);
+    const runnerFile = path.join(path.dirname(__dirname), 'resources', 'scaleout', 'runner.py');
+    const copies = number('copies');
+    const threshold = number('threshold');
+    const maxLength = number('max-length');
+    let job;
+    try {
+      job = buildJob({
+        manifest, engine, stage, hashing: nodeHashing, reviews: reviews.statuses,
+        revisions: readRecords<RevisionRecord>(runDir, 'revisions.jsonl').records,
+        pairs: readRecords<PairRecord>(runDir, 'pairs.jsonl').records,
+        options: {
+          ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
+          ...(typeof values['reward-model'] === 'string' ? { rewardModel: values['reward-model'] } : {}),
+          ...(soft ? { softLabels: soft } : {}),
+          ...(copies !== undefined ? { copies } : {}),
+          ...(threshold !== undefined ? { threshold } : {}),
+          ...(maxLength !== undefined ? { maxLength } : {}),
+          ...(typeof values['openrlhf-version'] === 'string' ? { openrlhfVersion: values['openrlhf-version'] } : {}),
+          ...(fs.existsSync(runnerFile) ? { runner: fs.readFileSync(runnerFile, 'utf8') } : {}),
+        },
+      });
+    } catch (e) {
+      if (e instanceof JobError) throw new CliError(`${dir}: ${e.message}`, 2);
+      throw e;
+    }
+    for (const [rel, content] of job.files) {
+      const file = path.join(out, ...rel.split('/'));
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+      if (rel.endsWith('.sh')) fs.chmodSync(file, 0o755);
+    }
+    for (const w of job.warnings) process.stderr.write(`warning: ${w}\n`);
+    const m = job.manifest;
+    process.stderr.write(`${engine} ${stage} job written to ${target}: ${m.data.rows} rows in ${m.data.file}${m.softLabels ? ` (soft labels: ${m.softLabels.strategy})` : ''}; start it with ${m.launch.script}\n`);
+    return 0;
+  },
+};
+
+export const RUN_COMMANDS: Record<string, Command> = { runs: runsCmd, inspect: inspectCmd, 'export-dataset': exportDatasetCmd, 'export-job': exportJobCmd };
