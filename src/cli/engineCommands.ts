@@ -285,7 +285,7 @@ const benchCmd: Command = {
     const backendLine = `${ours.backend}${ours.adapter ? ` (${ours.adapter.description || ours.adapter.device || ours.adapter.vendor})` : ''}`;
     if (mode === 'matmul') {
       const refTflops = typeof reference?.['tflops'] === 'number' ? reference['tflops'] : undefined;
-      const row = { mode, size: opts.size ?? 2048, backend: ours.backend, ...(ours.adapter ? { adapter: ours.adapter } : {}), ours_tflops: round3(ours.tflops ?? 0), reference_tflops: refTflops !== undefined ? round3(refTflops) : null, ratio: refTflops ? Number(((ours.tflops ?? 0) / refTflops).toFixed(3)) : null, reference: refInfo, steps: opts.steps };
+      const row = { mode, size: opts.size ?? 2048, backend: ours.backend, ...(ours.adapter ? { adapter: ours.adapter } : {}), ours_tflops: sig4(ours.tflops ?? 0), reference_tflops: refTflops !== undefined ? sig4(refTflops) : null, ratio: refTflops ? sig4((ours.tflops ?? 0) / refTflops) : null, reference: refInfo, steps: opts.steps };
       if (values['json']) out(JSON.stringify(row));
       else {
         out(`matmul ${row.size}×${row.size} float32 on ${backendLine}: ${row.ours_tflops} TFLOP/s`);
@@ -309,8 +309,9 @@ const benchCmd: Command = {
   },
 };
 
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
+/** Four significant figures: TFLOP/s of small products are far below 0.001, so fixed decimals would print 0. */
+function sig4(x: number): number {
+  return x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(4));
 }
 
 function round(x: number): number {

@@ -163,6 +163,7 @@ describe('cai bench matmul and the GPU benchmark driver', () => {
       return t.skip('PyTorch is not available');
     }
     assert.equal((row['reference'] as Record<string, unknown>)['device'], 'cpu');
+    assert.ok((row['reference_tflops'] as number) > 0 && (row['ratio'] as number) > 0, JSON.stringify(row));
     assert.ok(Math.abs((row['ratio'] as number) - (row['ours_tflops'] as number) / (row['reference_tflops'] as number)) < 0.05 * (row['ratio'] as number) + 1e-3);
   });
 
