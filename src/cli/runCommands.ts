@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportPair } from '../core/runs/pairs';
-import type { Manifest, PairRecord, RevisionRecord } from '../core/runs/records';
-import { buildJob, JobError, JOB_ENGINES, JOB_STAGES, type JobEngine, type JobStage, type SoftLabelStrategy } from '../core/scaleout/exportJob';
-import { nodeHashing } from '../node/jobHashing';
+import type { Manifest, PairRecord } from '../core/runs/records';
+import { JobError, JOB_ENGINES, JOB_STAGES, type JobEngine, type JobOptions, type JobStage, type SoftLabelStrategy } from '../core/scaleout/exportJob';
+import { RunFileError } from '../node/runDir';
+import { writeJobFolder } from '../node/scaleout/jobFolder';
 import { reviewStatuses } from '../node/reviews';
 import { REVIEWS } from '../node/runReader';
 import { CliError, parse, UsageError } from './args';
@@ -206,69 +207,76 @@ const exportDatasetCmd: Command = {
   },
 };
 
+/** The flags `cai export-job` and `cai submit` share: which stage for which engine, and the export's options. */
+export const JOB_FLAGS = {
+  engine: { type: 'string' }, stage: { type: 'string' }, model: { type: 'string' }, 'reward-model': { type: 'string' },
+  'soft-labels': { type: 'string' }, copies: { type: 'string' }, threshold: { type: 'string' }, 'openrlhf-version': { type: 'string' }, 'max-length': { type: 'string' },
+} as const;
+export const JOB_FLAGS_USAGE = '--engine trl|openrlhf --stage sft|pm|ppo [--model ID] [--reward-model PATH] [--soft-labels soft|duplicate|threshold] [--copies K] [--threshold P] [--openrlhf-version V] [--max-length N]';
+
+/** Engine, stage and export options from parsed JOB_FLAGS; a UsageError names a bad one. */
+export function jobFlags(values: Record<string, unknown>): { engine: JobEngine; stage: JobStage; options: Omit<JobOptions, 'runner'> } {
+  const engine = values['engine'] as JobEngine | undefined;
+  const stage = values['stage'] as JobStage | undefined;
+  if (!engine || !JOB_ENGINES.includes(engine)) throw new UsageError(`--engine must be ${JOB_ENGINES.join(' or ')}`);
+  if (!stage || !JOB_STAGES.includes(stage)) throw new UsageError(`--stage must be ${JOB_STAGES.join(', ')}`);
+  const soft = values['soft-labels'] as SoftLabelStrategy | undefined;
+  if (soft !== undefined && !['soft', 'duplicate', 'threshold'].includes(soft)) throw new UsageError('--soft-labels must be soft, duplicate or threshold');
+  const number = (name: string): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got '${String(v)}')`);
+    return n;
+  };
+  const copies = number('copies');
+  const threshold = number('threshold');
+  const maxLength = number('max-length');
+  const options: Omit<JobOptions, 'runner'> = {
+    ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
+    ...(typeof values['reward-model'] === 'string' ? { rewardModel: values['reward-model'] } : {}),
+    ...(soft ? { softLabels: soft } : {}),
+    ...(copies !== undefined ? { copies } : {}),
+    ...(threshold !== undefined ? { threshold } : {}),
+    ...(maxLength !== undefined ? { maxLength } : {}),
+    ...(typeof values['openrlhf-version'] === 'string' ? { openrlhfVersion: values['openrlhf-version'] } : {}),
+  };
+  return { engine, stage, options };
+}
+
+/** resources/scaleout/runner.py beside the built CLI (in the repository and in the installed extension). */
+export function runnerPath(): string {
+  return path.join(path.dirname(__dirname), 'resources', 'scaleout', 'runner.py');
+}
+
+/** An export that cannot be made (JobError, a damaged run file) as the CLI's one-line error. */
+export function exportError(dir: string, e: unknown): unknown {
+  if (e instanceof JobError) return new CliError(`${dir}: ${e.message}`, 2);
+  if (e instanceof RunFileError) return new CliError(e.message);
+  if (e instanceof Error && /exists and is not empty/.test(e.message)) return new CliError(e.message, 2);
+  return e;
+}
+
 const exportJobCmd: Command = {
   summary: 'Write one stage of a run as a self-contained job folder for Hugging Face TRL or OpenRLHF (data, config or command line, pinned packages, hashes).',
-  usage: 'cai export-job RUN_DIR --engine trl|openrlhf --stage sft|pm|ppo -o DIR [--model ID] [--reward-model PATH] [--soft-labels soft|duplicate|threshold] [--copies K] [--threshold P] [--openrlhf-version V] [--max-length N] [--force]',
+  usage: `cai export-job RUN_DIR ${JOB_FLAGS_USAGE} -o DIR [--force]`,
   async run(args, cwd) {
-    const { values, positionals } = parse(args, {
-      engine: { type: 'string' }, stage: { type: 'string' }, o: { type: 'string', short: 'o' }, model: { type: 'string' }, 'reward-model': { type: 'string' },
-      'soft-labels': { type: 'string' }, copies: { type: 'string' }, threshold: { type: 'string' }, 'openrlhf-version': { type: 'string' }, 'max-length': { type: 'string' }, force: { type: 'boolean' },
-    }, this.usage);
+    const { values, positionals } = parse(args, { ...JOB_FLAGS, o: { type: 'string', short: 'o' }, force: { type: 'boolean' } }, this.usage);
     const dir = positionals[0];
-    const engine = values['engine'] as JobEngine | undefined;
-    const stage = values['stage'] as JobStage | undefined;
     const target = values['o'];
     if (!dir || typeof target !== 'string') throw new UsageError(`usage: ${this.usage}`);
-    if (!engine || !JOB_ENGINES.includes(engine)) throw new UsageError(`--engine must be ${JOB_ENGINES.join(' or ')}`);
-    if (!stage || !JOB_STAGES.includes(stage)) throw new UsageError(`--stage must be ${JOB_STAGES.join(', ')}`);
-    const soft = values['soft-labels'] as SoftLabelStrategy | undefined;
-    if (soft !== undefined && !['soft', 'duplicate', 'threshold'].includes(soft)) throw new UsageError('--soft-labels must be soft, duplicate or threshold');
-    const number = (name: string): number | undefined => {
-      const v = values[name];
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got '${String(v)}')`);
-      return n;
-    };
+    const { engine, stage, options } = jobFlags(values);
     const runDir = path.resolve(cwd, dir);
-    const manifest = readManifest(runDir);
-    const out = path.resolve(cwd, target);
-    if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !values['force']) throw new CliError(`${target} exists and is not empty (use --force to write into it)`, 2);
-    const reviews = await reviewStatuses(runDir);
-    if (reviews.bad.length) process.stderr.write(`${REVIEWS}: ${reviews.bad.length} unreadable ${reviews.bad.length === 1 ? 'line' : 'lines'} skipped (line ${reviews.bad[0]!.line}: ${reviews.bad[0]!.error})\n`);
-    const runnerFile = path.join(path.dirname(__dirname), 'resources', 'scaleout', 'runner.py');
-    const copies = number('copies');
-    const threshold = number('threshold');
-    const maxLength = number('max-length');
-    let job;
+    readManifest(runDir);
+    let written;
     try {
-      job = buildJob({
-        manifest, engine, stage, hashing: nodeHashing, reviews: reviews.statuses,
-        revisions: readRecords<RevisionRecord>(runDir, 'revisions.jsonl').records,
-        pairs: readRecords<PairRecord>(runDir, 'pairs.jsonl').records,
-        options: {
-          ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
-          ...(typeof values['reward-model'] === 'string' ? { rewardModel: values['reward-model'] } : {}),
-          ...(soft ? { softLabels: soft } : {}),
-          ...(copies !== undefined ? { copies } : {}),
-          ...(threshold !== undefined ? { threshold } : {}),
-          ...(maxLength !== undefined ? { maxLength } : {}),
-          ...(typeof values['openrlhf-version'] === 'string' ? { openrlhfVersion: values['openrlhf-version'] } : {}),
-          ...(fs.existsSync(runnerFile) ? { runner: fs.readFileSync(runnerFile, 'utf8') } : {}),
-        },
-      });
+      written = await writeJobFolder({ runDir, engine, stage, runnerFile: runnerPath(), outDir: path.resolve(cwd, target), force: values['force'] === true, options });
     } catch (e) {
-      if (e instanceof JobError) throw new CliError(`${dir}: ${e.message}`, 2);
-      throw e;
+      throw exportError(dir, e);
     }
-    for (const [rel, content] of job.files) {
-      const file = path.join(out, ...rel.split('/'));
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, content);
-      if (rel.endsWith('.sh')) fs.chmodSync(file, 0o755);
-    }
-    for (const w of job.warnings) process.stderr.write(`warning: ${w}\n`);
-    const m = job.manifest;
+    for (const n of written.notes) process.stderr.write(`${n}\n`);
+    for (const w of written.job.warnings) process.stderr.write(`warning: ${w}\n`);
+    const m = written.job.manifest;
     process.stderr.write(`${engine} ${stage} job written to ${target}: ${m.data.rows} rows in ${m.data.file}${m.softLabels ? ` (soft labels: ${m.softLabels.strategy})` : ''}; start it with ${m.launch.script}\n`);
     return 0;
   },
