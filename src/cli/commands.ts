@@ -8,6 +8,7 @@ import { ConstitutionWorkspace, DEFAULT_NEAR_DUPLICATE_THRESHOLD, type Resolutio
 import { CliError, parse, UsageError } from './args.js';
 import { ENGINE_COMMANDS } from './engineCommands.js';
 import { RUN_COMMANDS } from './runCommands.js';
+import { CLUSTER_COMMANDS } from './clusterCommands.js';
 import { SERVE_COMMAND } from './serveCommand.js';
 import { EXPORT_GGUF_COMMAND } from './ggufCommand.js';
 import { color, displayPath, expandInputs, fileHost, Progress, readText, writeText } from './io.js';
@@ -278,6 +279,7 @@ export const COMMANDS: Record<string, Command> = {
   serve: SERVE_COMMAND,
   'export-gguf': EXPORT_GGUF_COMMAND,
   ...RUN_COMMANDS,
+  ...CLUSTER_COMMANDS,
 };
 
 export { FormatError };

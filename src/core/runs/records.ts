@@ -144,6 +144,35 @@ export interface Manifest {
   stages: Record<StageName, StageState>;
   /** Provider requests and generated tokens used so far, over every session of the run (see `budgets`). */
   budgetUsed?: { requests: number; tokens: number };
+  /** Set on a run that is one stage of another run trained on a cluster (`cai submit`, docs/scaleout.md). */
+  remote?: RemoteJob;
+}
+
+/** A stage of a run handed to TRL or OpenRLHF as a Ray job, and what came back. */
+export interface RemoteJob {
+  /** Ray dashboard address, `http(s)://host:8265`. */
+  cluster: string;
+  /** The cluster profile it was submitted with (the extension's `constitution.clusters`), if any. */
+  profile?: string;
+  submissionId: string;
+  engine: 'trl' | 'openrlhf';
+  stage: 'sft' | 'pm' | 'ppo';
+  /** The run the job was exported from: its id and directory (absolute when submitted). */
+  source: { runId: string; dir: string };
+  /** The uploaded working_dir package (`gcs://_ray_pkg_<sha1>.zip`). */
+  packageUri: string;
+  entrypoint: string;
+  submittedAt: string;
+  /** Ray's job status (PENDING, RUNNING, STOPPED, SUCCEEDED, FAILED) as last seen, and its message. */
+  status: string;
+  message?: string;
+  /** Where the job copies its output folder ($CAI_SYNC_TARGET): a shared path or an s3:// URI. */
+  syncTarget?: string;
+  /** When the artefacts were last pulled into `artifacts/`, and the checkpoints found there. */
+  pulledAt?: string;
+  checkpoints?: { path: string; step?: number; kind: string; remote?: string }[];
+  /** Why the last pull failed (cleared by a successful one). */
+  pullError?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
