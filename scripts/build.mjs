@@ -16,6 +16,8 @@ const nodeEntries = [
   { in: 'src/extension/main.ts', out: 'extension', external: ['vscode'], banner: "'use strict'; var __caiModuleStart = performance.now();" },
   // the language client, loaded by the extension when the first constitution or run file opens
   { in: 'src/extension/client.ts', out: 'client', external: ['vscode'] },
+  // the scale-out code (Ray client, job export and zip, log follower), loaded on the first submit or follow
+  { in: 'src/extension/runs/remoteModule.ts', out: 'remote' },
   { in: 'src/server/main.ts', out: 'server' },
   { in: 'src/server/worker.ts', out: 'worker' },
   { in: 'src/cli/main.ts', out: 'cli', banner: '#!/usr/bin/env node' },

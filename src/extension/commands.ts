@@ -5,6 +5,7 @@ import type { CommandId } from '../protocol/commands.js';
 import { exportCommand, importCommand } from './importExport.js';
 import { PreviewPanel } from './panels/previewPanel.js';
 import { compareRuns, exportRunDataset, openRun, resumeRun, revealRun, type RunServices, showPanel, startRun, stopRun } from './runs/runCommands.js';
+import { cancelRun, type RemoteRuns, setClusterToken, submitRun } from './runs/remoteRuns.js';
 import { selectBackend } from './training/backendPick.js';
 import { trainerLog } from './training/runController.js';
 import { setApiKeyCommand } from './training/secrets.js';
@@ -13,6 +14,7 @@ import { tryPrinciple } from './training/tryPrinciple.js';
 export interface Services extends RunServices {
   context: vscode.ExtensionContext;
   client: () => Promise<LanguageService>;
+  remote: RemoteRuns;
 }
 
 type Handler = (services: Services, ...args: unknown[]) => unknown;
@@ -81,6 +83,9 @@ export const COMMANDS: Record<CommandId, Handler> = {
   'constitution.exportRunDataset': (s, arg) => exportRunDataset(s, arg),
   'constitution.refreshRuns': (s) => s.index.refresh(),
   'constitution.showTrainerLog': () => trainerLog.show(true),
+  'constitution.submitRun': (s, arg, options) => submitRun(s, s.remote, arg, options),
+  'constitution.cancelRemoteRun': (s, arg) => cancelRun(s, s.remote, arg),
+  'constitution.setClusterToken': (s, profile, token) => setClusterToken(s.context, profile, token),
 };
 
 /** API key variable names the workspace's runs use (offered first by Set Provider API Key). */

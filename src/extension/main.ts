@@ -10,6 +10,7 @@ import { RUN_PANELS } from './panels/index.js';
 import { PREVIEW_VIEW_TYPE, PreviewPanel } from './panels/previewPanel.js';
 import type { PanelServices } from './panels/registry.js';
 import { registerStepDocuments } from './panels/stepDocuments.js';
+import { RemoteRuns } from './runs/remoteRuns.js';
 import { RunIndex } from './runs/runIndex.js';
 import { RunsView } from './runs/runsView.js';
 import { RunController, trainerLog } from './training/runController.js';
@@ -46,8 +47,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       },
       ended: (end) => end.runDir && index.touch(end.runDir),
     });
-    const view = new RunsView(index, controller);
-    const services: Services = { context, client: getClient, index, controller, view: () => view };
+    const remote = new RemoteRuns(context, index);
+    const view = new RunsView(index, controller, remote);
+    const services: Services = { context, client: getClient, index, controller, view: () => view, remote };
     for (const [id, handler] of Object.entries(COMMANDS)) {
       const trustedOnly = (TRUSTED_ONLY_COMMANDS as readonly string[]).includes(id);
       context.subscriptions.push(
@@ -74,6 +76,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       registerInlineInspection(context, index),
       index,
       view,
+      remote,
       controller,
       trainerLog,
       log,

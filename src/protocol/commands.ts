@@ -24,12 +24,15 @@ export const COMMAND_TITLES = {
   'constitution.exportRunDataset': 'Export Preference Dataset…',
   'constitution.refreshRuns': 'Refresh Runs',
   'constitution.showTrainerLog': 'Show Trainer Log',
+  'constitution.submitRun': 'Submit Run to Cluster…',
+  'constitution.cancelRemoteRun': 'Cancel Remote Run',
+  'constitution.setClusterToken': 'Set Cluster Token',
 } as const;
 
 export type CommandId = keyof typeof COMMAND_TITLES;
 
 /**
- * Commands that write files, start training or call a model endpoint. In Restricted Mode
+ * Commands that write files, start training, call a model endpoint or a cluster. In Restricted Mode
  * (untrusted workspaces) they stay in the Command Palette, so a user who looks for one finds it,
  * and running one is refused with a message that says why and offers Manage Workspace Trust.
  * The extension's command registration (src/extension/main.ts) is the one place that checks;
@@ -44,6 +47,9 @@ export const TRUSTED_ONLY_COMMANDS: readonly CommandId[] = [
   'constitution.selectBackend',
   'constitution.tryPrinciple',
   'constitution.exportRunDataset',
+  'constitution.submitRun',
+  'constitution.cancelRemoteRun',
+  'constitution.setClusterToken',
 ];
 
 /** What Restricted Mode answers to a command of TRUSTED_ONLY_COMMANDS. */

@@ -5,8 +5,8 @@
  */
 
 export interface SettingSpec {
-  type: 'number' | 'string' | 'boolean';
-  default: number | string | boolean;
+  type: 'number' | 'string' | 'boolean' | 'array';
+  default: number | string | boolean | readonly unknown[];
   description: string;
   minimum?: number;
   maximum?: number;
@@ -52,6 +52,12 @@ export const SETTINGS = {
     maximum: 600,
     scope: 'machine',
     description: 'How long Stop Run waits for the trainer to checkpoint and exit before sending SIGTERM, and again before SIGKILL.',
+  },
+  'constitution.clusters': {
+    type: 'array',
+    default: [],
+    scope: 'machine',
+    description: 'Ray clusters runs can be submitted to ("Constitution: Submit Run to Cluster…"): each a `name`, the dashboard `address` (http(s)://host:8265), and optionally a `syncTarget` (a shared folder or s3:// URI the job copies its output to), `gpus` for the job (default 1), a container `image`, and `allowInsecure` for a plain-http cluster without a token. Tokens are kept in secret storage ("Constitution: Set Cluster Token").',
   },
 } as const satisfies Record<string, SettingSpec>;
 

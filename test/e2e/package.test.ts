@@ -84,7 +84,7 @@ describe('The packaged extension (.vsix)', () => {
     console.log(`# .vsix: ${(size / 1024 / 1024).toFixed(2)} MB (${entries.length} files, ${(unpacked / 1024 / 1024).toFixed(2)} MB unpacked); budget ${VSIX_BUDGET_BYTES / 1024 / 1024} MB`);
     assert.ok(size <= VSIX_BUDGET_BYTES, `.vsix is ${size} bytes, over the budget of ${VSIX_BUDGET_BYTES}`);
     const names = entries.map((e) => e.name.replace(/^extension\//, ''));
-    for (const f of ['package.json', 'dist/extension.js', 'dist/client.js', 'dist/server.js', 'dist/trainer.js', 'dist/replica.js', 'dist/cli.js', 'models/builtin/model.safetensors']) {
+    for (const f of ['package.json', 'dist/extension.js', 'dist/client.js', 'dist/remote.js', 'dist/server.js', 'dist/trainer.js', 'dist/replica.js', 'dist/cli.js', 'models/builtin/model.safetensors']) {
       assert.ok(names.includes(f), `${f} is missing from the .vsix`);
     }
     const stray = names.filter((n) => /(^|\/)node_modules\/|\.map$|^src\/|^test\/|^scratch\/|^runs\/|bundle-inputs\.json$|\.ts$/.test(n));
@@ -98,6 +98,10 @@ describe('The packaged extension (.vsix)', () => {
       const native = files.filter((f) => OPTIONAL_NATIVE.some((p) => f.includes(`node_modules/${p}/`)));
       assert.deepEqual(native, [], `${bundle} bundles an optional native package`);
     }
+    // the scale-out code (Ray client, ws, zip) is its own bundle, loaded on the first submit or follow
+    const lazy = (inputs['dist/extension.js'] ?? []).filter((f) => /node_modules\/(ws|yazl)\/|src\/node\/(ray|scaleout)\//.test(f));
+    assert.deepEqual(lazy, [], 'the extension bundle holds none of the scale-out code');
+    assert.ok((inputs['dist/remote.js'] ?? []).some((f) => f.includes('node_modules/ws/')), 'dist/remote.js holds the Ray client');
     // the WebGPU backend is bundled from its ES modules, so it registers into the bundle's one tfjs-core
     const trainerInputs = inputs['dist/trainer.js'] ?? [];
     assert.ok(trainerInputs.some((f) => f.includes('node_modules/@tensorflow/tfjs-backend-webgpu/dist/')));

@@ -250,6 +250,29 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     assert.equal(m.remote?.checkpoints?.length, 2);
   });
 
+  it('run.sh copies the output to an s3:// target with the AWS CLI, and a failed copy fails the job', async () => {
+    const job = path.join(tmp, 'runs', 'scaleout-fixture-pm-trl-20261128-120000', 'job');
+    const work = path.join(tmp, 's3-job');
+    fs.cpSync(job, work, { recursive: true });
+    const awsBin = path.join(tmp, 'aws-bin');
+    fs.mkdirSync(awsBin, { recursive: true });
+    const argvFile = path.join(tmp, 'aws-argv');
+    fs.writeFileSync(path.join(awsBin, 'aws'), `#!/bin/sh\necho "$@" > '${argvFile}'\nls output > '${argvFile}.files'\nexit "\${FAKE_AWS_EXIT:-0}"\n`, { mode: 0o755 });
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile('sh', ['run.sh'], { cwd: work, env: { ...process.env, PATH: `${bin}:${awsBin}:${process.env['PATH']}`, CAI_SYNC_TARGET: 's3://bucket/runs/job-1', ...env } }, (err, _out, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr }));
+      });
+    const ok = await run({});
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(fs.readFileSync(argvFile, 'utf8'), 's3 sync output s3://bucket/runs/job-1 --only-show-errors\n');
+    assert.deepEqual(fs.readFileSync(`${argvFile}.files`, 'utf8').trim().split('\n'), ['checkpoint-2', 'config.json', 'model.safetensors', 'trainer_state.json']);
+    const failed = await run({ FAKE_AWS_EXIT: '2' });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /run\.sh: copying output\/ to s3:\/\/bucket\/runs\/job-1 failed/);
+    const both = await run({ FAKE_AWS_EXIT: '2', FAKE_EXIT: '7' });
+    assert.equal(both.code, 7, 'the trainer\'s own failure is the job\'s exit status');
+  });
+
   it('reads an OpenRLHF job\'s TensorBoard event files as metrics when no tagged line came', async () => {
     const shared = path.join(tmp, 'shared-3');
     const sub = await submitRemoteRun(submitInput({ engine: 'openrlhf', syncTarget: shared, now: new Date(2026, 10, 28, 14, 0, 0) }));

@@ -133,7 +133,11 @@ export class RunIndex implements vscode.Disposable {
         return 0;
       }
     };
-    if (kind === 'trl') return { dir, kind, name: path.basename(dir), status: 'trl', updated: mtime() };
+    if (kind === 'trl') {
+      // a cluster run's pulled output: its run folder (the parent) already shows it
+      if (path.basename(dir) === 'artifacts' && fs.existsSync(path.join(path.dirname(dir), 'manifest.json'))) return undefined;
+      return { dir, kind, name: path.basename(dir), status: 'trl', updated: mtime() };
+    }
     try {
       const m = readManifest(dir);
       if (!m) return undefined;

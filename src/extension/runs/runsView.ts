@@ -3,8 +3,16 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { STAGE_NAMES } from '../../core/runs/config.js';
 import type { StageState } from '../../core/runs/records.js';
+import { isTerminalStatus } from '../../core/scaleout/clusters.js';
 import { describe, type RunController } from '../training/runController.js';
 import type { RunEntry, RunIndex } from './runIndex.js';
+
+/** What the view shows of runs on a cluster (src/extension/runs/remoteRuns.ts). */
+export interface RemoteFollowing {
+  isFollowing(dir: string): boolean;
+  problem(dir: string): string | undefined;
+  readonly onDidChange: vscode.Event<void>;
+}
 
 /** A node of the runs view. */
 export type RunNode =
@@ -13,7 +21,7 @@ export type RunNode =
   | { kind: 'file'; run: RunEntry; rel: string; isDir: boolean };
 
 /** The files a run folder may hold, in the order shown; only those present are listed. */
-const ARTEFACTS = ['eval.json', 'revisions.jsonl', 'pairs.jsonl', 'reviews.jsonl', 'metrics.jsonl', 'samples.jsonl', 'events.jsonl', 'manifest.json', 'models', 'checkpoints'];
+const ARTEFACTS = ['eval.json', 'revisions.jsonl', 'pairs.jsonl', 'reviews.jsonl', 'metrics.jsonl', 'samples.jsonl', 'events.jsonl', 'driver.log', 'manifest.json', 'models', 'checkpoints', 'job', 'artifacts'];
 
 const STAGE_LABELS: Record<string, string> = {
   critique: 'Critique → revision',
@@ -39,6 +47,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   constructor(
     private readonly index: RunIndex,
     private readonly controller: RunController,
+    private readonly remote?: RemoteFollowing,
   ) {
     this.tree = vscode.window.createTreeView('constitution.runs', { treeDataProvider: this, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(
@@ -46,6 +55,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       this.emitter,
       index.onDidChange(() => this.emitter.fire(undefined)),
       controller.onDidChange(() => this.emitter.fire(undefined)),
+      ...(remote ? [remote.onDidChange(() => this.emitter.fire(undefined))] : []),
       this.tree.onDidChangeVisibility((e) => e.visible && void index.ready()),
     );
   }
@@ -130,7 +140,15 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const live = active ? this.controller.active : undefined;
     const when = new Date(run.updated);
     const ago = relativeTime(run.updated);
-    item.description = live ? describe(live) : `${run.status === 'trl' ? 'TRL output' : run.status} · ${ago}`;
+    const job = run.manifest?.remote;
+    const following = job !== undefined && this.remote?.isFollowing(run.dir) === true;
+    const liveJob = job !== undefined && !isTerminalStatus(job.status);
+    const problem = job ? this.remote?.problem(run.dir) : undefined;
+    item.description = live
+      ? describe(live)
+      : job
+        ? `${job.engine} ${job.stage} · ${job.status}${problem ? ' (not followed)' : ''} on ${hostOf(job.cluster)} · ${ago}`
+        : `${run.status === 'trl' ? 'TRL output' : run.status} · ${ago}`;
     const md = new vscode.MarkdownString(undefined, false);
     md.isTrusted = false;
     md.supportHtml = false;
@@ -141,13 +159,21 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       const b = run.manifest.backend;
       if (b?.used) md.appendText(`Backend: ${b.used}${b.adapter ? ` on ${b.adapter.description || b.adapter.device || b.adapter.vendor} (${b.adapter.software ? 'software' : 'hardware'} adapter)` : ''}\n\n`);
     }
+    if (job) {
+      md.appendText(`Cluster: ${job.cluster}${job.profile ? ` (${job.profile})` : ''}\n\nJob: ${job.submissionId}, ${job.status}${job.message ? `: ${job.message}` : ''}\n\n`);
+      md.appendText(`Trained from: ${job.source.runId} (${job.stage}, ${job.engine})\n\n`);
+      if (job.syncTarget) md.appendText(`Output: ${job.syncTarget}${job.pulledAt ? `, pulled ${new Date(job.pulledAt).toLocaleString()}` : ''}\n\n`);
+      if (job.checkpoints?.length) md.appendText(`Checkpoints: ${job.checkpoints.map((c) => c.path).join(', ')}\n\n`);
+      if (job.pullError) md.appendText(`Not pulled: ${job.pullError}\n\n`);
+      if (problem) md.appendText(`Not followed: ${problem}\n\n`);
+    }
     md.appendText(`Updated ${when.toLocaleString()}`);
     if (run.error) md.appendText(`\n\n${run.error}`);
     item.tooltip = md;
-    item.iconPath = active ? new vscode.ThemeIcon('sync~spin') : runIcon(run.status);
-    // a run that is not done and not being supervised can be resumed
-    const resumable = run.kind === 'run' && !active && run.manifest !== undefined && ['failed', 'stopped', 'running', 'pending'].includes(run.status);
-    item.contextValue = `${run.kind}${active ? '.active' : ''}${resumable ? '.resumable' : ''}`;
+    item.iconPath = active || following ? new vscode.ThemeIcon(following ? 'cloud~spin' : 'sync~spin') : liveJob ? new vscode.ThemeIcon('cloud') : runIcon(run.status);
+    // a run that is not done and not being supervised can be resumed (a cluster's run is followed instead)
+    const resumable = run.kind === 'run' && !active && !job && run.manifest !== undefined && ['failed', 'stopped', 'running', 'pending'].includes(run.status);
+    item.contextValue = `${run.kind}${active ? '.active' : ''}${resumable ? '.resumable' : ''}${job ? '.remote' : run.kind === 'run' ? '.submittable' : ''}${liveJob ? '.remoteLive' : ''}`;
     return item;
   }
 
@@ -187,6 +213,14 @@ function stageIcon(status: string, live: boolean): vscode.ThemeIcon {
       return new vscode.ThemeIcon('debug-pause');
     default:
       return new vscode.ThemeIcon('circle-small');
+  }
+}
+
+function hostOf(address: string): string {
+  try {
+    return new URL(address).host;
+  } catch {
+    return address;
   }
 }
 

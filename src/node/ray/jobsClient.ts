@@ -7,6 +7,7 @@
 // sends `Sec-Fetch-Mode: cors`, and the dashboard refuses POST/PUT requests that carry any
 // Sec-Fetch-* / Origin / Referer header or a `Mozilla…` User-Agent as browser traffic (405).
 // The log tail is a WebSocket, through the `ws` package (Node 20 has no global WebSocket).
+import { isTerminalStatus } from '../../core/scaleout/clusters';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -15,12 +16,7 @@ import { WebSocket, type RawData } from 'ws';
 
 export type RayJobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 
-const TERMINAL: ReadonlySet<string> = new Set(['STOPPED', 'SUCCEEDED', 'FAILED']);
-
-/** STOPPED, SUCCEEDED and FAILED are final: a job in one of them never changes again. */
-export function isTerminalStatus(status: string): boolean {
-  return TERMINAL.has(status);
-}
+export { isTerminalStatus };
 
 /** `GET /api/version`. `version` is the Jobs API version ("4" adds DELETE). */
 export interface RayVersion {
