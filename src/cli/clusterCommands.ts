@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isTerminalStatus, RayJobsError, type RayJobsClient } from '../node/ray/jobsClient';
-import { cancelRemoteRun, clusterClient, followRemoteRun, remoteOf, submitRemoteRun, type FollowRemoteResult } from '../node/scaleout/remoteRun';
+import { cancelRemoteRun, clusterClient, followRemoteRun, PPO_NEEDS_REWARD_MODEL, remoteOf, submitRemoteRun, type FollowRemoteResult } from '../node/scaleout/remoteRun';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
 import { exportError, JOB_FLAGS, JOB_FLAGS_USAGE, jobFlags, runnerPath } from './runCommands';
@@ -74,6 +74,7 @@ const submitCmd: Command = {
     const cluster = values['cluster'];
     if (!dir || typeof cluster !== 'string') throw new UsageError(`usage: ${this.usage}`);
     const { engine, stage, options } = jobFlags(values);
+    if (stage === 'ppo' && !options.rewardModel) throw new UsageError(PPO_NEEDS_REWARD_MODEL);
     const gpus = values['gpus'] === undefined ? undefined : Number(values['gpus']);
     if (gpus !== undefined && !(Number.isInteger(gpus) && gpus >= 0)) throw new UsageError(`--gpus must be a whole number ≥ 0 (got '${String(values['gpus'])}')`);
     const runDir = path.resolve(cwd, dir);

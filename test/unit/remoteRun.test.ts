@@ -377,6 +377,9 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
       const gpus = await cai(['submit', runDir, '--cluster', ray.address, '--engine', 'trl', '--stage', 'pm', '--gpus', '1.5']);
       assert.equal(gpus.code, 2);
       assert.match(gpus.stderr, /--gpus must be a whole number/);
+      const ppo = await cai(['submit', runDir, '--cluster', ray.address, '--engine', 'trl', '--stage', 'ppo']);
+      assert.equal(ppo.code, 2);
+      assert.match(ppo.stderr, /a PPO job needs its reward model \(--reward-model/);
       const engine = await cai(['submit', runDir, '--cluster', ray.address, '--engine', 'deepspeed', '--stage', 'pm']);
       assert.equal(engine.code, 2);
       assert.match(engine.stderr, /--engine must be trl or openrlhf/);

@@ -59,6 +59,9 @@ export class RemoteRuns implements vscode.Disposable {
     this.statusItem.name = 'Constitution Studio: remote runs';
     this.statusItem.command = 'workbench.view.extension.constitution';
     this.disposables.push(this.statusItem, this.emitter, index.onDidChange(() => this.sync()), vscode.workspace.onDidGrantWorkspaceTrust(() => this.sync()));
+    // Jobs submitted before VS Code last closed are followed again; the scan waits until activation is over.
+    const t = setTimeout(() => vscode.workspace.isTrusted && void index.ready(), 2000);
+    this.disposables.push({ dispose: () => clearTimeout(t) });
   }
 
   isFollowing(dir: string): boolean {

@@ -17,6 +17,9 @@ import { RunDirectory } from '../runDir';
 import { artifactMetrics, listCheckpoints, pullArtifacts, trlLogValues } from './artifacts';
 import { writeJobFolder, zipFolder } from './jobFolder';
 
+/** A PPO job exported for a cluster must name its reward model (the export's placeholder would fail there). */
+export const PPO_NEEDS_REWARD_MODEL = 'a PPO job needs its reward model (--reward-model: the preference model a pm job trained, as a path on the cluster or a Hugging Face id)';
+
 /** The runner's tag before each metric line's JSON (resources/scaleout/runner.py). */
 export const METRIC_TAG = '@@cai-metric ';
 /** The job's driver log, mirrored while following. */
@@ -97,6 +100,7 @@ function event(kind: string, message: string, level: EventRecord['level'] = 'inf
  */
 export async function submitRemoteRun(input: SubmitInput): Promise<SubmitResult> {
   const progress = input.onProgress ?? (() => undefined);
+  if (input.stage === 'ppo' && !input.options?.rewardModel) throw new Error(PPO_NEEDS_REWARD_MODEL);
   const source = RunDirectory.open(input.runDir).readManifest();
   const now = input.now ?? new Date();
   const name = `${source.runId}-${input.stage}-${input.engine}-${stamp(now)}`;
