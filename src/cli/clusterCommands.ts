@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isTerminalStatus, RayJobsError, type RayJobsClient } from '../node/ray/jobsClient';
-import { cancelRemoteRun, clusterClient, followRemoteRun, PPO_NEEDS_REWARD_MODEL, remoteOf, submitRemoteRun, type FollowRemoteResult } from '../node/scaleout/remoteRun';
+import { cancelRemoteRun, clusterClient, FollowBusyError, followRemoteRun, PPO_NEEDS_REWARD_MODEL, remoteOf, submitRemoteRun, type FollowRemoteResult } from '../node/scaleout/remoteRun';
 import { CliError, parse, UsageError } from './args';
 import type { Command } from './commands';
 import { exportError, JOB_FLAGS, JOB_FLAGS_USAGE, jobFlags, runnerPath } from './runCommands';
@@ -52,6 +52,12 @@ async function follow(dir: string, client: RayJobsClient, pull: boolean): Promis
       err(`cai: stopped following; the job goes on (cai follow ${dir} to continue, cai cancel ${dir} to stop it)`);
       return 130;
     }
+    if (e instanceof FollowBusyError) {
+      // e.g. the editor follows it already: show the log, write nothing
+      dispose();
+      err(`cai: ${e.message}, which writes the run folder; showing the job's log only`);
+      return followLog(remoteOf(dir).remote.submissionId, client);
+    }
     throw clusterError(e);
   } finally {
     dispose();
@@ -60,6 +66,21 @@ async function follow(dir: string, client: RayJobsClient, pull: boolean): Promis
   if (result.pulled) err(`cai: pulled ${result.pulled.files} files (${(result.pulled.bytes / 1048576).toFixed(1)} MiB) into ${path.join(dir, 'artifacts')}; metrics from ${result.pulled.source}; ${result.checkpoints.length} checkpoint(s)${result.checkpoints.map((c) => `\n  ${c.path}${c.step !== undefined ? ` (step ${c.step})` : ''}`).join('')}`);
   if (result.pullError) err(`cai: the artefacts were not pulled: ${result.pullError} (cai follow ${dir} tries again)`);
   return result.status === 'SUCCEEDED' && !result.pullError ? 0 : 1;
+}
+
+/** A job's log on stdout until it ends; exit 0 when it succeeded. */
+async function followLog(id: string, client: RayJobsClient): Promise<number> {
+  const { signal, dispose } = interrupt();
+  try {
+    const r = await client.followLogs(id, (text) => void process.stdout.write(text), signal);
+    err(`cai: job ${r.status}`);
+    return r.status === 'SUCCEEDED' ? 0 : 1;
+  } catch (e) {
+    if (signal.aborted) return 130;
+    throw clusterError(e);
+  } finally {
+    dispose();
+  }
 }
 
 const submitCmd: Command = {
@@ -136,18 +157,7 @@ const followCmd: Command = {
     } catch (e) {
       throw clusterError(e);
     }
-    if (isRun) return follow(dir, client, values['no-pull'] !== true);
-    const { signal, dispose } = interrupt();
-    try {
-      const r = await client.followLogs(job, (text) => void process.stdout.write(text), signal);
-      err(`cai: job ${r.status}`);
-      return r.status === 'SUCCEEDED' ? 0 : 1;
-    } catch (e) {
-      if (signal.aborted) return 130;
-      throw clusterError(e);
-    } finally {
-      dispose();
-    }
+    return isRun ? follow(dir, client, values['no-pull'] !== true) : followLog(job, client);
   },
 };
 

@@ -102,6 +102,18 @@ function jsonl<T>(file: string): T[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
 }
 
+function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() - t0 > ms) reject(new Error('condition not met in time'));
+      else setTimeout(tick, 10);
+    };
+    tick();
+  });
+}
+
 const manifestOf = (dir: string): Manifest => JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
 
 describe('a stage trained on a Ray cluster and followed back', { timeout: 120_000 }, () => {
@@ -290,6 +302,40 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     assert.ok(metrics.length > 0);
     assert.ok(metrics.every((x) => x.id === `tb-${x.step}` && x.stage === 'pm'));
     assert.equal(r.metrics, metrics.length);
+  });
+
+  it('lets one process at a time follow a run folder, and takes over a lock its holder left behind', async () => {
+    const sub = await submitRemoteRun(submitInput({ now: new Date(2026, 10, 28, 14, 30, 0) }));
+    const lock = path.join(sub.dir, 'follow.lock');
+    // another live process (this test's parent) holds it
+    fs.writeFileSync(lock, `${process.ppid}\n`);
+    await assert.rejects(followRemoteRun({ dir: sub.dir, client: client(), pollMs: 20 }), (e: Error) => e.name === 'FollowBusyError' && e.message === `${sub.dir} is being followed by another process (pid ${process.ppid})`);
+    // the CLI then shows the log and writes nothing
+    const tails = ray.tailConnections;
+    const cli = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [CLI, 'follow', sub.dir], { env: { ...process.env, RAY_AUTH_TOKEN: TOKEN } }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr })),
+    );
+    ray.setStatus(sub.submissionId, 'RUNNING');
+    ray.appendLog(sub.submissionId, `${LIVE_LINES[0]}\n`);
+    await until(() => ray.tailConnections > tails);
+    ray.setStatus(sub.submissionId, 'SUCCEEDED');
+    const shown = await cli;
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stderr, new RegExp(`pid ${process.ppid}\\), which writes the run folder; showing the job's log only`));
+    assert.equal(shown.stdout, `${LIVE_LINES[0]}\n`);
+    assert.equal(fs.existsSync(path.join(sub.dir, 'metrics.jsonl')), false, 'the busy CLI wrote nothing');
+    // a lock whose process has exited is stale: taken over, held while following, released after
+    const gone = await new Promise<number>((resolve) => {
+      const c = spawn(process.execPath, ['-e', '']);
+      c.on('exit', () => resolve(c.pid!));
+    });
+    fs.writeFileSync(lock, `${gone}\n`);
+    const following = followRemoteRun({ dir: sub.dir, client: client(), pollMs: 20, followOptions: fast });
+    assert.equal(fs.readFileSync(lock, 'utf8').trim(), String(process.pid));
+    await assert.rejects(followRemoteRun({ dir: sub.dir, client: client() }), /being followed by another process/);
+    const r = await following;
+    assert.equal(r.metrics, 1);
+    assert.equal(fs.existsSync(lock), false, 'released at the end');
   });
 
   it('cancels a running job: Ray stops it and the run folder says so', async () => {

@@ -147,7 +147,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     item.description = live
       ? describe(live)
       : job
-        ? `${job.engine} ${job.stage} · ${job.status}${problem ? ' (not followed)' : ''} on ${hostOf(job.cluster)} · ${ago}`
+        ? `${job.engine} ${job.stage} · ${job.status}${problem ? ' (not followed here)' : ''} on ${hostOf(job.cluster)} · ${ago}`
         : `${run.status === 'trl' ? 'TRL output' : run.status} · ${ago}`;
     const md = new vscode.MarkdownString(undefined, false);
     md.isTrusted = false;

@@ -29,6 +29,56 @@ export const ARTIFACTS_DIR = 'artifacts';
 /** The exported job folder that was uploaded. */
 export const JOB_DIR = 'job';
 
+/** Held (with the holder's pid) while a process follows the run, so two never write its files at once. */
+export const FOLLOW_LOCK = 'follow.lock';
+
+/** Another live process is following this run folder. */
+export class FollowBusyError extends Error {
+  override readonly name = 'FollowBusyError';
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`${dir} is being followed by another process (pid ${pid})`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the folder's follow lock (a stale one, whose process has gone, is taken over); returns its release. */
+function takeFollowLock(dir: string): () => void {
+  const file = path.join(dir, FOLLOW_LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      let pid = NaN;
+      try {
+        pid = Number(fs.readFileSync(file, 'utf8').trim());
+      } catch {
+        // removed meanwhile: try again
+      }
+      if (Number.isInteger(pid) && pid > 0 && (pid === process.pid || alive(pid))) throw new FollowBusyError(dir, pid);
+      fs.rmSync(file, { force: true });
+    }
+  }
+}
+
 export interface ClusterConnection {
   /** Dashboard address, `http(s)://host:8265`. */
   address: string;
@@ -234,13 +284,23 @@ export interface FollowRemoteResult {
 
 /**
  * Follows a submitted run until its job ends (or the signal aborts: the job keeps running and a
- * later call continues). Safe to repeat: the log tail replays from the start, driver.log is
+ * later call continues). One process at a time (FollowBusyError otherwise, see FOLLOW_LOCK).
+ * Safe to repeat: the log tail replays from the start, driver.log is
  * rewritten from it, and a metric line's record id is its place among the tagged lines
  * (`log-<i>`, the same index as TRL's log_history), so nothing is written twice.
  */
 export async function followRemoteRun(input: FollowInput): Promise<FollowRemoteResult> {
-  const rd = RunDirectory.open(input.dir);
   const { remote } = remoteOf(input.dir);
+  const release = takeFollowLock(input.dir);
+  try {
+    return await follow(input, remote);
+  } finally {
+    release();
+  }
+}
+
+async function follow(input: FollowInput, remote: RemoteJob): Promise<FollowRemoteResult> {
+  const rd = RunDirectory.open(input.dir);
   const stage = remote.stage as StageName;
   const signalOpt = input.signal ? { signal: input.signal } : {};
   const log = fs.openSync(path.join(input.dir, DRIVER_LOG), 'w');
