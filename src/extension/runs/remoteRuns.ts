@@ -207,7 +207,7 @@ export async function submitRun(s: RunServices, remote: RemoteRuns, arg?: unknow
     { label: 'PPO (RL-CAI)', description: 'ppo', detail: 'PPO on the run\'s prompts against a reward model you name', stage: 'ppo' as const },
   ], { title: 'Which stage?' }))?.stage;
   if (!stage) return undefined;
-  const model = options.model ?? (arg === undefined || typeof arg !== 'string' ? await vscode.window.showInputBox({ title: 'Model to train', prompt: 'A Hugging Face model id (or a path on the cluster)', value: DEFAULT_MODEL }) : DEFAULT_MODEL);
+  const model = options.model ?? (typeof arg !== 'string' ? await vscode.window.showInputBox({ title: 'Model to train', prompt: 'A Hugging Face model id (or a path on the cluster)', value: DEFAULT_MODEL }) : DEFAULT_MODEL);
   if (!model) return undefined;
   let rewardModel = options.rewardModel;
   if (stage === 'ppo' && !rewardModel) {
