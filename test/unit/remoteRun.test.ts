@@ -17,6 +17,7 @@ import { RayJobsClient } from '../../src/node/ray/jobsClient';
 import { cancelRemoteRun, followRemoteRun, submitRemoteRun, type SubmitInput } from '../../src/node/scaleout/remoteRun';
 import { listFiles, zipFolder } from '../../src/node/scaleout/jobFolder';
 import { RayStandIn, type StandInJob } from '../fixtures/rayStandIn';
+import { event, tfRecords } from '../fixtures/tensorboardWriter';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURE_RUN = path.join(ROOT, 'test', 'fixtures', 'scaleout', 'run');
@@ -48,7 +49,7 @@ function fakePython(bin: string): void {
     'echo "cai-runner: loading the model" >&2',
     ...LIVE_LINES.map((l) => `echo '${l}'`),
     'echo "plain progress line"',
-    'mkdir -p output/checkpoint-2',
+    'mkdir -p output/checkpoint-2 output/tensorboard && echo "written while training" > output/tensorboard/marker.txt',
     `echo '${state}' > output/trainer_state.json`,
     'cp output/trainer_state.json output/checkpoint-2/',
     'echo "{}" > output/config.json && echo weights > output/model.safetensors',
@@ -214,6 +215,10 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
       { path: 'artifacts', kind: 'model', remote: `${shared}/${sub.submissionId}` },
     ]);
     assert.ok(fs.existsSync(path.join(sub.dir, 'artifacts', 'checkpoint-2', 'trainer_state.json')));
+    // output/tensorboard was a link into the shared target while the trainer ran, removed before the copy
+    assert.equal(fs.readFileSync(path.join(shared, sub.submissionId, 'tensorboard', 'marker.txt'), 'utf8'), 'written while training\n');
+    assert.equal(fs.existsSync(path.join(tmp, 'cluster-1', 'output', 'tensorboard')), false);
+    assert.ok(fs.existsSync(path.join(sub.dir, 'artifacts', 'tensorboard', 'marker.txt')));
     const events = jsonl<EventRecord>(path.join(sub.dir, 'events.jsonl')).map((e) => e.kind);
     assert.deepEqual(events.filter((k) => k !== 'remote-status'), ['remote-submitted', 'remote-pulled']);
     assert.ok(events.filter((k) => k === 'remote-status').length >= 2, 'RUNNING and SUCCEEDED were recorded');
@@ -277,7 +282,7 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     const ok = await run({});
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(fs.readFileSync(argvFile, 'utf8'), 's3 sync output s3://bucket/runs/job-1 --only-show-errors\n');
-    assert.deepEqual(fs.readFileSync(`${argvFile}.files`, 'utf8').trim().split('\n'), ['checkpoint-2', 'config.json', 'model.safetensors', 'trainer_state.json']);
+    assert.deepEqual(fs.readFileSync(`${argvFile}.files`, 'utf8').trim().split('\n'), ['checkpoint-2', 'config.json', 'model.safetensors', 'tensorboard', 'trainer_state.json']);
     const failed = await run({ FAKE_AWS_EXIT: '2' });
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /run\.sh: copying output\/ to s3:\/\/bucket\/runs\/job-1 failed/);
@@ -285,23 +290,34 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     assert.equal(both.code, 7, 'the trainer\'s own failure is the job\'s exit status');
   });
 
-  it('reads an OpenRLHF job\'s TensorBoard event files as metrics when no tagged line came', async () => {
+  it('reads an OpenRLHF job\'s TensorBoard event files from a shared sync target while it runs, each step once it is whole', async () => {
     const shared = path.join(tmp, 'shared-3');
     const sub = await submitRemoteRun(submitInput({ engine: 'openrlhf', syncTarget: shared, now: new Date(2026, 10, 28, 14, 0, 0) }));
     assert.match(ray.jobs.get(sub.submissionId)!.entrypoint, /^sh run\.sh$/);
     const following = followRemoteRun({ dir: sub.dir, client: client(), pollMs: 20, followOptions: fast });
     ray.setStatus(sub.submissionId, 'RUNNING');
     ray.appendLog(sub.submissionId, '[rank0]: Train epoch [1/1]: 100%|██████████| loss=0.6\n');
+    // where run.sh's output/tensorboard link points
     const tb = path.join(shared, sub.submissionId, 'tensorboard');
     fs.mkdirSync(tb, { recursive: true });
-    fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'tensorboard', 'events.out.tfevents.1700000000.fixture.good'), path.join(tb, 'events.out.tfevents.1700000000.fixture.good'));
+    const file = path.join(tb, 'events.out.tfevents.1700000000.node-1');
+    fs.writeFileSync(file, tfRecords([event(1700000000, 0, 'brain.Event:2'), event(1700000001, 1, { 'train/gpt_loss': 2.5 }), event(1700000002, 2, { 'train/gpt_loss': 2.25 })]));
+    const ids = () => jsonl<MetricRecord>(path.join(sub.dir, 'metrics.jsonl')).map((r) => r.id);
+    await until(() => ids().length > 0);
+    assert.deepEqual(ids(), ['tb-1'], 'step 2 waits for a later step');
+    fs.appendFileSync(file, tfRecords([event(1700000002.5, 2, { 'train/lr': 0.0001 }), event(1700000003, 3, { 'train/gpt_loss': 2.0, 'train/lr': 0.0001 })]));
+    await until(() => ids().length > 1);
+    assert.deepEqual(ids(), ['tb-1', 'tb-2']);
     ray.setStatus(sub.submissionId, 'SUCCEEDED');
     const r = await following;
     assert.equal(r.pulled?.source, 'tensorboard');
-    const metrics = jsonl<MetricRecord>(path.join(sub.dir, 'metrics.jsonl'));
-    assert.ok(metrics.length > 0);
-    assert.ok(metrics.every((x) => x.id === `tb-${x.step}` && x.stage === 'pm'));
-    assert.equal(r.metrics, metrics.length);
+    const strip = ({ time: _t, ...rest }: MetricRecord) => rest;
+    assert.deepEqual(jsonl<MetricRecord>(path.join(sub.dir, 'metrics.jsonl')).map(strip), [
+      { id: 'tb-1', stage: 'pm', step: 1, gpt_loss: 2.5 },
+      { id: 'tb-2', stage: 'pm', step: 2, gpt_loss: 2.25, lr: Math.fround(0.0001) },
+      { id: 'tb-3', stage: 'pm', step: 3, gpt_loss: 2.0, lr: Math.fround(0.0001) },
+    ]);
+    assert.equal(r.metrics, 3, 'the pull found nothing new');
   });
 
   it('lets one process at a time follow a run folder, and takes over a lock its holder left behind', async () => {

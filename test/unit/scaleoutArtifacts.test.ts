@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { trlRows } from '../../src/core/runs/metrics.js';
-import { EventFileError, maskedCrc32c } from '../../src/core/tensorboard/events.js';
+import { EventFileError } from '../../src/core/tensorboard/events.js';
+import { event, tfRecords } from '../fixtures/tensorboardWriter.js';
 import { artifactMetrics, listCheckpoints, pullArtifacts, trlLogValues } from '../../src/node/scaleout/artifacts.js';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'tensorboard');
@@ -239,55 +240,6 @@ describe('artifactMetrics: trainer_state.json', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Metrics from TensorBoard event files.
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = BigInt(n);
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
-}
-
-const key = (field: number, wire: number): number[] => varint(field * 8 + wire);
-const lenField = (field: number, bytes: number[]): number[] => [...key(field, 2), ...varint(bytes.length), ...bytes];
-
-function double(v: number): number[] {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setFloat64(0, v, true);
-  return [...b];
-}
-
-function float(v: number): number[] {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setFloat32(0, v, true);
-  return [...b];
-}
-
-/** A `tensorboard.Event`: wall_time (1, double), step (2, varint), file_version (3) or summary (5) of values {tag (1), simple_value (2, float)}. */
-function event(wallTime: number, step: number, scalars: Record<string, number> | string): number[] {
-  const head = [...key(1, 1), ...double(wallTime), ...key(2, 0), ...varint(step)];
-  if (typeof scalars === 'string') return [...head, ...lenField(3, [...Buffer.from(scalars)])];
-  const values = Object.entries(scalars).flatMap(([tag, v]) => lenField(1, [...lenField(1, [...Buffer.from(tag)]), ...key(2, 5), ...float(v)]));
-  return [...head, ...lenField(5, values)];
-}
-
-function u32(n: number): number[] {
-  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
-}
-
-/** TFRecord framing: u64 length, masked CRC-32C of it, data, masked CRC-32C of the data. */
-function tfRecords(events: number[][]): Uint8Array {
-  const out: number[] = [];
-  for (const e of events) {
-    const len = new Uint8Array([...u32(e.length), 0, 0, 0, 0]);
-    out.push(...len, ...u32(maskedCrc32c(len)), ...e, ...u32(maskedCrc32c(new Uint8Array(e))));
-  }
-  return new Uint8Array(out);
-}
 
 describe('artifactMetrics: TensorBoard event files', () => {
   it('groups points by step across nested files, later wall time winning', () => {

@@ -470,18 +470,26 @@ export const SYNC_TARGET_ENV = 'CAI_SYNC_TARGET';
 /**
  * run.sh: the engine's command, then (also after a failure, so partial checkpoints are kept) a copy
  * of output/ to $CAI_SYNC_TARGET when the job has one: `aws s3 sync` for an s3:// URI, `cp -R`
- * for a shared folder. The job's exit status is the trainer's, or 1 when only the copy failed.
+ * for a shared folder. With a shared folder, output/tensorboard is a link to its tensorboard/
+ * while the trainer runs, so the event files are there as they are written (the follower reads
+ * them live). The job's exit status is the trainer's, or 1 when only the copy failed.
  */
 function runSh(comment: string, argv: readonly string[]): string {
+  const T = `$${SYNC_TARGET_ENV}`;
   return `${RUN_SH_HEAD}${comment}status=0
+case "\${${SYNC_TARGET_ENV}:-}" in
+  ""|s3://*) ;;
+  *) mkdir -p output "${T}/tensorboard" && ln -s "${T}/tensorboard" output/tensorboard && live_tensorboard=yes ;;
+esac
 ${argv.map(shellQuote).join(' ')} || status=$?
+if [ "\${live_tensorboard:-no}" = yes ]; then rm -f output/tensorboard; fi
 if [ -n "\${${SYNC_TARGET_ENV}:-}" ] && [ -d output ]; then
-  case "$${SYNC_TARGET_ENV}" in
-    s3://*) aws s3 sync output "$${SYNC_TARGET_ENV}" --only-show-errors || synced=no ;;
-    *) { mkdir -p "$${SYNC_TARGET_ENV}" && cp -R output/. "$${SYNC_TARGET_ENV}/"; } || synced=no ;;
+  case "${T}" in
+    s3://*) aws s3 sync output "${T}" --only-show-errors || synced=no ;;
+    *) { mkdir -p "${T}" && cp -R output/. "${T}/"; } || synced=no ;;
   esac
   if [ "\${synced:-yes}" = no ]; then
-    echo "run.sh: copying output/ to $${SYNC_TARGET_ENV} failed" >&2
+    echo "run.sh: copying output/ to ${T} failed" >&2
     [ "$status" -ne 0 ] || status=1
   fi
 fi

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trlRows } from '../../core/runs/metrics.js';
-import { readScalars } from '../../core/tensorboard/events.js';
+import { readScalars, type ScalarPoint } from '../../core/tensorboard/events.js';
 import { readJsonFile, trlTrainerState } from '../runReader.js';
 import { listEventFiles } from '../tensorboardFollow.js';
 
@@ -207,30 +207,56 @@ export function artifactMetrics(dir: string, stage: 'sft' | 'pm' | 'ppo'): Artif
 
   const files = listEventFiles(dir);
   if (files.length === 0) return { records: [], source: 'none', eventFiles: [] };
-  /** step → name → latest point. */
-  const bySteps = new Map<number, Map<string, { value: number; wallTime: number }>>();
+  const steps = new TensorBoardSteps();
   for (const file of files) {
     const res = readScalars(new Uint8Array(fs.readFileSync(file)), { file });
     if (res.stop.kind === 'corrupt') throw res.stop.error;
-    for (const p of res.points) {
+    steps.add(res.points);
+  }
+  return { records: steps.records(stage), source: 'tensorboard', eventFiles: files };
+}
+
+/**
+ * TensorBoard scalars as metric records, one per step (`tb-<step>`): a tag loses a leading
+ * `train/`, and of two points with the same step and name the later wall time wins. Used on pulled
+ * event files and, while an OpenRLHF job runs, on the event files it writes to a shared folder.
+ */
+export class TensorBoardSteps {
+  /** step → name → latest point. */
+  private readonly bySteps = new Map<number, Map<string, { value: number; wallTime: number }>>();
+
+  add(points: readonly ScalarPoint[]): void {
+    for (const p of points) {
       // JSON has no NaN or Infinity; metrics.jsonl readers leave such values out anyway.
       if (!Number.isFinite(p.value) || !Number.isFinite(p.step)) continue;
       const name = p.tag.startsWith('train/') ? p.tag.slice(6) : p.tag;
-      let names = bySteps.get(p.step);
-      if (!names) bySteps.set(p.step, (names = new Map()));
+      let names = this.bySteps.get(p.step);
+      if (!names) this.bySteps.set(p.step, (names = new Map()));
       const prev = names.get(name);
       if (!prev || p.wallTime >= prev.wallTime) names.set(name, { value: p.value, wallTime: p.wallTime });
     }
   }
-  const records: ArtifactRecord[] = [];
-  for (const step of [...bySteps.keys()].sort((a, b) => a - b)) {
-    const names = bySteps.get(step)!;
-    let wall = 0;
-    for (const v of names.values()) wall = Math.max(wall, v.wallTime);
-    const rec = record(`tb-${step}`, stage, step, wall > 0 ? Math.round(wall * 1000) : undefined, [...names].map(([n, v]) => [n, v.value]));
-    if (rec) records.push(rec);
+
+  /** The highest step seen, or -Infinity. */
+  get lastStep(): number {
+    let last = -Infinity;
+    for (const s of this.bySteps.keys()) last = Math.max(last, s);
+    return last;
   }
-  return { records, source: 'tensorboard', eventFiles: files };
+
+  /** Records of the steps `include` accepts (default all), in step order. */
+  records(stage: string, include: (step: number) => boolean = () => true): ArtifactRecord[] {
+    const records: ArtifactRecord[] = [];
+    for (const step of [...this.bySteps.keys()].sort((a, b) => a - b)) {
+      if (!include(step)) continue;
+      const names = this.bySteps.get(step)!;
+      let wall = 0;
+      for (const v of names.values()) wall = Math.max(wall, v.wallTime);
+      const rec = record(`tb-${step}`, stage, step, wall > 0 ? Math.round(wall * 1000) : undefined, [...names].map(([n, v]) => [n, v.value]));
+      if (rec) records.push(rec);
+    }
+    return records;
+  }
 }
 
 function record(id: string, stage: string, step: number, time: number | undefined, values: [string, number][]): ArtifactRecord | undefined {

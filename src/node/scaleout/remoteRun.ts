@@ -8,13 +8,15 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { EventRecord, Manifest, MetricRecord, RemoteJob } from '../../core/runs/records';
 import type { StageName } from '../../core/runs/config';
 import { STAGE_NAMES } from '../../core/runs/config';
 import { SYNC_TARGET_ENV, type JobEngine, type JobOptions, type JobStage } from '../../core/scaleout/exportJob';
 import { isTerminalStatus, RayJobsClient, RayJobsError, type RayJobDetails } from '../ray/jobsClient';
 import { RunDirectory } from '../runDir';
-import { artifactMetrics, listCheckpoints, pullArtifacts, trlLogValues } from './artifacts';
+import { EventFileFollower, listEventFiles } from '../tensorboardFollow';
+import { artifactMetrics, listCheckpoints, pullArtifacts, TensorBoardSteps, trlLogValues } from './artifacts';
 import { writeJobFolder, zipFolder } from './jobFolder';
 
 /** A PPO job exported for a cluster must name its reward model (the export's placeholder would fail there). */
@@ -221,6 +223,42 @@ export async function submitRemoteRun(input: SubmitInput): Promise<SubmitResult>
   return { dir, submissionId, packageUri: upload.uri, uploaded: upload.uploaded, packageBytes: zip.length, notes };
 }
 
+/** A sync target this machine reads directly (a shared path), or undefined (s3://). */
+function localTarget(target: string | undefined): string | undefined {
+  if (target === undefined || target.startsWith('s3://')) return undefined;
+  return target.startsWith('file://') ? fileURLToPath(target) : target;
+}
+
+/**
+ * The event files an OpenRLHF job writes into a shared sync target while it runs (its run.sh
+ * links output/tensorboard there), as `tb-<step>` records. A step is handed over once a later
+ * step has appeared, so it is whole; the rest when the job has ended.
+ */
+class LiveTensorBoard {
+  private readonly followers = new Map<string, EventFileFollower>();
+  private readonly steps = new TensorBoardSteps();
+
+  constructor(private readonly dir: string) {}
+
+  async poll(): Promise<void> {
+    if (!fs.existsSync(this.dir)) return;
+    for (const f of listEventFiles(this.dir)) if (!this.followers.has(f)) this.followers.set(f, new EventFileFollower(f));
+    for (const follower of this.followers.values()) {
+      if (follower.error) continue; // a damaged file: the pull reports it
+      try {
+        this.steps.add(await follower.poll());
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  records(stage: string, ended: boolean): MetricRecord[] {
+    const last = this.steps.lastStep;
+    return this.steps.records(stage, (s) => ended || s < last) as MetricRecord[];
+  }
+}
+
 /** The remote job of a run directory; an error naming the folder when it is not a submitted run. */
 export function remoteOf(dir: string): { manifest: Manifest; remote: RemoteJob } {
   const manifest = RunDirectory.open(dir).readManifest();
@@ -330,18 +368,33 @@ async function follow(input: FollowInput, remote: RemoteJob): Promise<FollowRemo
     input.onLog?.(text);
   };
 
+  // OpenRLHF prints no metric lines: read its event files where the job writes them, if this machine can.
+  const shared = remote.engine === 'openrlhf' ? localTarget(remote.syncTarget) : undefined;
+  const tensorboard = shared !== undefined ? new LiveTensorBoard(path.join(shared, 'tensorboard')) : undefined;
+  const readTensorBoard = async (ended: boolean): Promise<void> => {
+    if (!tensorboard) return;
+    await tensorboard.poll();
+    const records = tensorboard.records(stage, ended);
+    if (records.length) written += rd.appendMany('metrics.jsonl', records);
+  };
+
   // The tail only ends with the job: ask the status meanwhile, so PENDING → RUNNING shows.
   const pollMs = input.pollMs ?? 5000;
   const stopPoll = new AbortController();
   const poll = (async () => {
+    let asking = true;
     while (!stopPoll.signal.aborted) {
-      try {
-        const job = await input.client.status(remote.submissionId, { signal: stopPoll.signal });
-        if (recordStatus(rd, job)) input.onStatus?.(job);
-      } catch (e) {
-        if (stopPoll.signal.aborted) return;
-        if (e instanceof RayJobsError && (e.kind === 'unauthorized' || e.kind === 'forbidden' || e.kind === 'notFound')) return;
+      if (asking) {
+        try {
+          const job = await input.client.status(remote.submissionId, { signal: stopPoll.signal });
+          if (recordStatus(rd, job)) input.onStatus?.(job);
+        } catch (e) {
+          if (stopPoll.signal.aborted) return;
+          if (e instanceof RayJobsError && (e.kind === 'unauthorized' || e.kind === 'forbidden' || e.kind === 'notFound')) asking = false;
+        }
       }
+      if (stopPoll.signal.aborted) return;
+      await readTensorBoard(false);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, pollMs);
         stopPoll.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
@@ -362,6 +415,7 @@ async function follow(input: FollowInput, remote: RemoteJob): Promise<FollowRemo
   }
   const final = await input.client.status(remote.submissionId, signalOpt);
   if (recordStatus(rd, final)) input.onStatus?.(final);
+  await readTensorBoard(isTerminalStatus(final.status));
 
   const result: FollowRemoteResult = { status: final.status, metrics: written, logLines: followed.lines, reconnects: followed.reconnects, checkpoints: [] };
   if (remote.syncTarget !== undefined && input.pull !== false && isTerminalStatus(final.status)) {
