@@ -91,7 +91,8 @@ export async function compareRuns(s: RunServices, ...args: unknown[]): Promise<v
       void vscode.window.showInformationMessage('Comparing needs at least two runs in the workspace (or opened with Open Run…).');
       return;
     }
-    const picks = await vscode.window.showQuickPick(runItems(runs), { title: 'Compare which runs? (two or more)', canPickMany: true, matchOnDetail: true });
+    // ticking several runs takes a while: a panel that takes the focus meanwhile must not close the pick
+    const picks = await vscode.window.showQuickPick(runItems(runs), { title: 'Compare which runs? (two or more)', canPickMany: true, matchOnDetail: true, ignoreFocusOut: true });
     if (!picks) return;
     if (picks.length < 2) {
       void vscode.window.showWarningMessage('Pick at least two runs to compare.');
