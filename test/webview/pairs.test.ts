@@ -89,6 +89,7 @@ class Host {
   private handled = 0;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private stopped = false;
   readonly file: string;
 
   constructor(
@@ -135,7 +136,12 @@ class Host {
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
-      void this.answer().finally(() => (this.busy = false));
+      void this.answer()
+        .catch((e: unknown) => {
+          // an answer still in flight when the test stopped the host and closed the page
+          if (!this.stopped) throw e;
+        })
+        .finally(() => (this.busy = false));
     }, 20);
   }
 
@@ -168,6 +174,7 @@ class Host {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
   }
 
