@@ -54,7 +54,6 @@ async function follow(dir: string, client: RayJobsClient, pull: boolean): Promis
     }
     if (e instanceof FollowBusyError) {
       // e.g. the editor follows it already: show the log, write nothing
-      dispose();
       err(`cai: ${e.message}, which writes the run folder; showing the job's log only`);
       return followLog(remoteOf(dir).remote.submissionId, client);
     }

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { RayJobsClient, RayJobsError, meaningfulLine } from '../../src/node/ray/jobsClient';
 import { RayStandIn } from '../fixtures/rayStandIn';
+import { until } from '../fixtures/until';
 
 const fast = { minBackoffMs: 20, maxBackoffMs: 100 };
 
@@ -22,18 +23,6 @@ async function rejectsKind(p: Promise<unknown>, kind: string, status: number, re
     return e;
   }
   assert.fail('expected a rejection');
-}
-
-function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
 }
 
 describe('Ray Jobs client', { timeout: 60_000 }, () => {

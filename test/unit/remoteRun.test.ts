@@ -18,6 +18,7 @@ import { cancelRemoteRun, followRemoteRun, submitRemoteRun, type SubmitInput } f
 import { listFiles, zipFolder } from '../../src/node/scaleout/jobFolder';
 import { RayStandIn, type StandInJob } from '../fixtures/rayStandIn';
 import { event, tfRecords } from '../fixtures/tensorboardWriter';
+import { until } from '../fixtures/until';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURE_RUN = path.join(ROOT, 'test', 'fixtures', 'scaleout', 'run');
@@ -101,18 +102,6 @@ async function runOnCluster(ray: RayStandIn, id: string, work: string, bin: stri
 function jsonl<T>(file: string): T[] {
   if (!fs.existsSync(file)) return [];
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
-}
-
-function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 const manifestOf = (dir: string): Manifest => JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
@@ -303,10 +292,10 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     const file = path.join(tb, 'events.out.tfevents.1700000000.node-1');
     fs.writeFileSync(file, tfRecords([event(1700000000, 0, 'brain.Event:2'), event(1700000001, 1, { 'train/gpt_loss': 2.5 }), event(1700000002, 2, { 'train/gpt_loss': 2.25 })]));
     const ids = () => jsonl<MetricRecord>(path.join(sub.dir, 'metrics.jsonl')).map((r) => r.id);
-    await until(() => ids().length > 0);
+    await until(() => ids().length > 0, 10_000, 10);
     assert.deepEqual(ids(), ['tb-1'], 'step 2 waits for a later step');
     fs.appendFileSync(file, tfRecords([event(1700000002.5, 2, { 'train/lr': 0.0001 }), event(1700000003, 3, { 'train/gpt_loss': 2.0, 'train/lr': 0.0001 })]));
-    await until(() => ids().length > 1);
+    await until(() => ids().length > 1, 10_000, 10);
     assert.deepEqual(ids(), ['tb-1', 'tb-2']);
     ray.setStatus(sub.submissionId, 'SUCCEEDED');
     const r = await following;
@@ -333,7 +322,7 @@ describe('a stage trained on a Ray cluster and followed back', { timeout: 120_00
     );
     ray.setStatus(sub.submissionId, 'RUNNING');
     ray.appendLog(sub.submissionId, `${LIVE_LINES[0]}\n`);
-    await until(() => ray.tailConnections > tails);
+    await until(() => ray.tailConnections > tails, 10_000, 10);
     ray.setStatus(sub.submissionId, 'SUCCEEDED');
     const shown = await cli;
     assert.equal(shown.code, 0, shown.stderr);
